@@ -1,0 +1,102 @@
+import { createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import { CairnError } from "../errors.js";
+import { hashFile } from "../repository/hash.js";
+import { openFileStream } from "../repository/objects.js";
+import { safeJoin } from "../repository/paths.js";
+import type { TreeEntry } from "../repository/types.js";
+import type { Storage } from "../storage/storage.js";
+
+export interface CheckoutOptions {
+  outputDirectory: string;
+  /** Overwrite files that exist and differ (default: refuse and list them). */
+  force?: boolean;
+  /** Only files under this stored path (a file or a folder). */
+  path?: string;
+}
+
+export interface CheckoutResult {
+  outputDirectory: string;
+  /** Stored paths written. */
+  written: string[];
+  /** Stored paths already present with the same contents. */
+  unchanged: string[];
+}
+
+/** Keeps the entries at or under `wanted` (a stored file or folder path). */
+export function selectEntries(entries: TreeEntry[], wanted: string | undefined): TreeEntry[] {
+  if (wanted === undefined) return entries;
+  const clean = wanted.replace(/^\.\/+/, "").replace(/\/+$/, "");
+  const selected = entries.filter((e) => e.path === clean || e.path.startsWith(clean + "/"));
+  if (selected.length === 0) {
+    const sample = entries.slice(0, 10).map((e) => `  ${e.path}`).join("\n");
+    throw new CairnError("NOT_FOUND", `Nothing stored at "${wanted}". Stored files include:\n${sample}`);
+  }
+  return selected;
+}
+
+/**
+ * Writes stored files into a folder, never outside it. Non-destructive: when a file exists with
+ * other contents, nothing is written and the error lists every such file, unless `force`.
+ * Each file is streamed into a temporary file beside its target, verified, then renamed.
+ *
+ * @example
+ * await checkoutEntries(storage, tree.files, { outputDirectory: "weights" }, "checkpoint 3ccb2f1");
+ */
+export async function checkoutEntries(storage: Storage, entries: TreeEntry[], options: CheckoutOptions, context: string): Promise<CheckoutResult> {
+  const outputDirectory = path.resolve(options.outputDirectory);
+  const byFoldedName = new Map<string, string>();
+  for (const entry of entries) {
+    // Two names that differ only by case would overwrite each other on macOS and Windows.
+    const folded = entry.path.toLowerCase();
+    const other = byFoldedName.get(folded);
+    if (other !== undefined && other !== entry.path) {
+      throw new CairnError("UNSAFE_PATH", `Refusing to check out ${context}: "${other}" and "${entry.path}" differ only by case and would collide on a case-insensitive file system.`);
+    }
+    byFoldedName.set(folded, entry.path);
+  }
+  const plan: { entry: TreeEntry; target: string }[] = [];
+  const unchanged: string[] = [];
+  const conflicts: string[] = [];
+  for (const entry of entries) {
+    const target = await safeJoin(outputDirectory, entry.path);
+    const existing = await fs.lstat(target).catch(() => null);
+    if (existing === null) plan.push({ entry, target });
+    else if (existing.isFile() && existing.size === entry.size && (await hashFile(target)).sha256 === entry.sha256) unchanged.push(entry.path);
+    else if (!existing.isFile()) throw new CairnError("CONFLICT", `Cannot write ${target}: something that is not a regular file is there. Move it away or choose another output folder.`);
+    else {
+      conflicts.push(entry.path);
+      plan.push({ entry, target });
+    }
+  }
+  if (conflicts.length > 0 && !options.force) {
+    const list = conflicts.slice(0, 20).map((p) => `  ${p}`).join("\n");
+    throw new CairnError(
+      "CONFLICT",
+      `${conflicts.length} file(s) in ${outputDirectory} exist with different contents; nothing was written:\n${list}${conflicts.length > 20 ? `\n  … and ${conflicts.length - 20} more` : ""}\nUse --force (force: true) to overwrite them, or another output folder.`,
+      { details: { conflicts } },
+    );
+  }
+  const written: string[] = [];
+  for (const { entry, target } of plan) {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    // Checked again right before writing: the folder may have changed since the plan.
+    await safeJoin(outputDirectory, entry.path);
+    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.cairn-${randomBytes(4).toString("hex")}`);
+    try {
+      const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
+      await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
+      await fs.chmod(temporary, entry.mode);
+      await fs.rename(temporary, target);
+    } catch (error) {
+      await fs.rm(temporary, { force: true });
+      throw error;
+    }
+    written.push(entry.path);
+  }
+  return { outputDirectory, written, unchanged };
+}
+

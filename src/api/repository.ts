@@ -1,0 +1,207 @@
+import { CairnError } from "../errors.js";
+import { checkFilterFields, compareRows, parseFilters, parseSort, matchesFilter } from "../query/index.js";
+import type { QueryRow } from "../query/index.js";
+import { checkFormat, ensureFormat } from "../repository/format.js";
+import { experimentKey, heartbeatKey } from "../repository/layout.js";
+import { loadExperiments, resolveId, type LoadedExperiment, type RepositoryProblem } from "../repository/load.js";
+import { recoverSpools, type RecoveryReport } from "../repository/recover.js";
+import { collectGarbage, type GcOptions, type GcReport } from "../repository/gc.js";
+import type { Storage } from "../storage/storage.js";
+import { openStorage } from "../storage/open.js";
+import { Checkpoint } from "./checkpoint.js";
+import { Experiment } from "./experiment.js";
+import { startExperiment, type InitOptions } from "./init.js";
+import { FIXED_FIELDS, toQueryRow } from "./rows.js";
+import type { Run } from "./run.js";
+
+export interface ListOptions {
+  /** One filter or several (combined with "and"), e.g. "params.lr < 0.01 and status = running". */
+  filter?: string | string[];
+  /** "FIELD[:asc|desc]", e.g. "metrics.loss:asc"; newest first by default. */
+  sort?: string;
+}
+
+/** A listing: the experiments, plus anything unreadable that was skipped. */
+export interface ExperimentList extends Array<Experiment> {
+  problems: RepositoryProblem[];
+}
+
+/**
+ * A repository: where experiments are recorded and read back.
+ *
+ * @example
+ * const repository = await cairn.openRepository("/data/cairn");
+ * for (const experiment of await repository.experiments.list({ sort: "metrics.loss:asc" })) {
+ *   console.log(experiment.id, experiment.best()?.metrics);
+ * }
+ */
+export class Repository {
+  /** `list` and `get`, as on the module: `repository.experiments.get("e510303")`. */
+  readonly experiments = {
+    list: (options?: ListOptions) => this.listExperiments(options),
+    get: (idOrPrefix: string) => this.getExperiment(idOrPrefix),
+  };
+
+  /** `repository.checkpoints.get("3ccb2f1")`: a checkpoint by its own ID or prefix. */
+  readonly checkpoints = {
+    get: (idOrPrefix: string) => this.getCheckpoint(idOrPrefix),
+  };
+
+  private constructor(
+    readonly storage: Storage,
+    /** Where relative checkpoint paths of new experiments resolve. */
+    readonly projectDirectory: string,
+  ) {}
+
+  /**
+   * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
+   * left behind when they were killed (unless `recover: false`).
+   *
+   * @example
+   * const repository = await Repository.open(".cairn", { projectDirectory: process.cwd() });
+   */
+  static async open(url: string, options: { projectDirectory?: string; recover?: boolean } = {}): Promise<Repository> {
+    const projectDirectory = options.projectDirectory ?? process.cwd();
+    const storage = await openStorage(url, { baseDirectory: projectDirectory });
+    await checkFormat(storage);
+    const repository = new Repository(storage, projectDirectory);
+    if (options.recover !== false) await repository.push();
+    return repository;
+  }
+
+  get url(): string {
+    return this.storage.url;
+  }
+
+  /**
+   * Starts recording an experiment into this repository.
+   *
+   * @example
+   * const run = await repository.init({ path: ".", params: { lr: 0.01 } });
+   */
+  async init(options: InitOptions = {}): Promise<Run> {
+    await ensureFormat(this.storage);
+    return startExperiment(this.storage, this.projectDirectory, options);
+  }
+
+  /** Every readable experiment (newest first) and the problems met on the way. */
+  async load(): Promise<{ experiments: Experiment[]; problems: RepositoryProblem[] }> {
+    const { experiments, problems } = await loadExperiments(this.storage);
+    return { experiments: experiments.map((e) => this.wrap(e)), problems };
+  }
+
+  /**
+   * Experiments matching a filter, sorted. Unreadable experiments are skipped and reported in
+   * the result's `problems`, never thrown.
+   *
+   * @example
+   * const running = await repository.listExperiments({ filter: "status = running" });
+   */
+  async listExperiments(options: ListOptions = {}): Promise<ExperimentList> {
+    const { experiments, problems } = await this.load();
+    const selected = selectExperiments(experiments, options);
+    return Object.assign(selected, { problems });
+  }
+
+  /** An experiment by ID or unique prefix. @example await repository.getExperiment("e510303") */
+  async getExperiment(idOrPrefix: string): Promise<Experiment> {
+    const found = await this.resolve(idOrPrefix, ["experiment"]);
+    return found as Experiment;
+  }
+
+  /** A checkpoint by its own ID or unique prefix. @example await repository.getCheckpoint("3ccb2f1") */
+  async getCheckpoint(idOrPrefix: string): Promise<Checkpoint> {
+    const found = await this.resolve(idOrPrefix, ["checkpoint"]);
+    return found as Checkpoint;
+  }
+
+  /**
+   * An experiment or a checkpoint: whichever the ID or prefix names (for commands that take
+   * either).
+   *
+   * @example
+   * const thing = await repository.resolve("e51");
+   */
+  async resolve(idOrPrefix: string, kinds: ("experiment" | "checkpoint")[] = ["experiment", "checkpoint"]): Promise<Experiment | Checkpoint> {
+    if (typeof idOrPrefix !== "string" || idOrPrefix.trim() === "") {
+      throw new CairnError("INVALID_ARGUMENT", `Give an ID or a prefix of one, like "e510303"; got ${JSON.stringify(idOrPrefix)}.`);
+    }
+    const { experiments } = await loadExperiments(this.storage);
+    const found = resolveId(experiments, idOrPrefix, kinds);
+    const experiment = this.wrap(found.experiment);
+    return found.kind === "experiment" ? experiment : experiment.checkpoints[found.checkpointIndex]!;
+  }
+
+  /**
+   * Deletes experiments' records (their objects go at the next `gc`). A running experiment is
+   * refused unless `force`, because its process would write the record again.
+   *
+   * @example
+   * await repository.remove(["e510303"]);
+   */
+  async remove(ids: string[], options: { force?: boolean } = {}): Promise<Experiment[]> {
+    const { experiments } = await loadExperiments(this.storage);
+    const targets = ids.map((id) => this.wrap(resolveId(experiments, id, ["experiment"]).experiment));
+    const running = targets.filter((e) => e.status === "running");
+    if (running.length > 0 && !options.force) {
+      throw new CairnError("INVALID_ARGUMENT", `${running.map((e) => e.id.slice(0, 7)).join(", ")} ${running.length === 1 ? "is" : "are"} running; stop ${running.length === 1 ? "it" : "them"} first, or force the removal.`);
+    }
+    for (const experiment of targets) {
+      await this.storage.delete(experimentKey(experiment.id));
+      await this.storage.delete(heartbeatKey(experiment.id));
+    }
+    return targets;
+  }
+
+  /**
+   * Removes objects no experiment refers to, if older than the grace period.
+   *
+   * @example
+   * const report = await repository.gc({ gracePeriodMs: 24 * 3600_000 });
+   */
+  gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this.storage, options);
+  }
+
+  /**
+   * Publishes experiments left on this machine's local disk by processes that died or could not
+   * reach the storage.
+   *
+   * @example
+   * const { published } = await repository.push();
+   */
+  push(): Promise<RecoveryReport> {
+    return recoverSpools(this.storage);
+  }
+
+  private wrap(loaded: LoadedExperiment): Experiment {
+    return new Experiment(this.storage, loaded);
+  }
+}
+
+/**
+ * Applies the filter and sort language to experiments; also used by the CLI and the web UI.
+ *
+ * @example
+ * selectExperiments(experiments, { filter: "params.lr < 0.01", sort: "metrics.loss" });
+ */
+export function selectExperiments(experiments: Experiment[], options: ListOptions): Experiment[] {
+  const filters = options.filter === undefined ? [] : Array.isArray(options.filter) ? options.filter : [options.filter];
+  const expression = parseFilters(filters);
+  const rows = experiments.map((experiment) => ({ experiment, row: toQueryRow(experiment) }));
+  // With no experiments there is nothing to name a field wrongly against.
+  if (expression && rows.length > 0) checkFilterFields(expression, availableFields(rows.map((r) => r.row)));
+  let selected = expression ? rows.filter((r) => matchesFilter(expression, r.row)) : rows;
+  if (options.sort) {
+    const sort = parseSort(options.sort);
+    selected = [...selected].sort((a, b) => compareRows(a.row, b.row, sort));
+  }
+  return selected.map((r) => r.experiment);
+}
+
+/** The fields a filter may name: the fixed ones plus every params/metrics key seen. */
+export function availableFields(rows: QueryRow[]): Set<string> {
+  const fields = new Set<string>(FIXED_FIELDS);
+  for (const row of rows) for (const key of Object.keys(row)) fields.add(key);
+  return fields;
+}

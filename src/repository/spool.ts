@@ -1,0 +1,159 @@
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { copyAndHash, hashBytes } from "./hash.js";
+import { currentProcess, type ProcessIdentity } from "./process-identity.js";
+import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
+
+/**
+ * The spool: what a running experiment has captured but not yet published, on local disk, so a
+ * crash loses nothing. One folder per experiment under `<local state>/spool/<id>/`:
+ *
+ *   owner.json       the writing process (pid, host, start time)
+ *   journal.jsonl    one JSON line per event: the experiment, each checkpoint, the stop
+ *   objects/<sha>    captured file contents, named by their SHA-256
+ *
+ * The journal is the truth for an unpublished experiment: replaying it rebuilds the record.
+ */
+export type JournalEntry =
+  | { type: "experiment"; record: ExperimentRecord; codeTree: Tree | null; objects: string[] }
+  | { type: "checkpoint"; checkpoint: CheckpointRecord; tree: Tree | null }
+  | { type: "stop"; time: string };
+
+export interface JournalState {
+  record: ExperimentRecord;
+  /** Trees to publish, by hash. */
+  trees: Map<string, Tree>;
+  /** Objects the experiment itself needs (code snapshot, git diff). */
+  objects: string[];
+}
+
+export class ExperimentSpool {
+  private journalFd: number | null = null;
+
+  private constructor(readonly directory: string) {}
+
+  /**
+   * Creates the spool of a new experiment and takes ownership of it.
+   *
+   * @example
+   * const spool = await ExperimentSpool.create(storage.localStateDirectory(), id);
+   */
+  static async create(stateDirectory: string, experimentId: string): Promise<ExperimentSpool> {
+    const spool = new ExperimentSpool(path.join(stateDirectory, "spool", experimentId));
+    await fs.mkdir(path.join(spool.directory, "objects"), { recursive: true });
+    await fs.writeFile(path.join(spool.directory, "owner.json"), JSON.stringify(currentProcess()));
+    spool.journalFd = openSync(path.join(spool.directory, "journal.jsonl"), "a");
+    return spool;
+  }
+
+  /** Opens an existing spool (for recovery). */
+  static open(directory: string): ExperimentSpool {
+    return new ExperimentSpool(directory);
+  }
+
+  objectPath(sha256: string): string {
+    return path.join(this.directory, "objects", sha256);
+  }
+
+  /**
+   * Appends one event. A plain write() with no fsync: it survives the process being killed (the
+   * page cache keeps it), costs microseconds, and the training loop must not wait on a disk.
+   */
+  append(entry: JournalEntry): void {
+    if (this.journalFd === null) throw new Error("spool is closed");
+    writeSync(this.journalFd, JSON.stringify(entry) + "\n");
+  }
+
+  /** Makes the journal durable (before a record is published from it at stop). */
+  syncJournal(): void {
+    if (this.journalFd !== null) fsyncSync(this.journalFd);
+  }
+
+  close(): void {
+    if (this.journalFd !== null) closeSync(this.journalFd);
+    this.journalFd = null;
+  }
+
+  /**
+   * Copies a file into the spool, named by its hash. The copy is what gets stored, so the script
+   * may overwrite the original as soon as this returns.
+   */
+  async captureFile(source: string): Promise<{ sha256: string; size: number }> {
+    const temporary = path.join(this.directory, "objects", `.tmp-${randomBytes(6).toString("hex")}`);
+    try {
+      const digest = await copyAndHash(source, temporary);
+      await fs.rename(temporary, this.objectPath(digest.sha256));
+      return digest;
+    } catch (error) {
+      await fs.rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  /** Stores bytes (a git diff) in the spool like a captured file. */
+  async captureBytes(bytes: Buffer | string): Promise<string> {
+    const sha256 = hashBytes(bytes);
+    const temporary = path.join(this.directory, "objects", `.tmp-${randomBytes(6).toString("hex")}`);
+    await fs.writeFile(temporary, bytes);
+    await fs.rename(temporary, this.objectPath(sha256));
+    return sha256;
+  }
+
+  async owner(): Promise<ProcessIdentity | null> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.directory, "owner.json"), "utf8")) as ProcessIdentity;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Replays the journal. A torn last line (the process died mid-write) is ignored; so is
+   * anything after it.
+   */
+  async readJournal(): Promise<JournalState | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.directory, "journal.jsonl"), "utf8");
+    } catch {
+      return null;
+    }
+    let state: JournalState | null = null;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(line) as JournalEntry;
+      } catch {
+        break;
+      }
+      if (entry.type === "experiment") {
+        state = { record: { ...entry.record, checkpoints: [] }, trees: new Map(), objects: entry.objects };
+        if (entry.codeTree && entry.record.code) state.trees.set(entry.record.code.sha256, entry.codeTree);
+      } else if (state && entry.type === "checkpoint") {
+        state.record.checkpoints.push(entry.checkpoint);
+        if (entry.tree && entry.checkpoint.tree) state.trees.set(entry.checkpoint.tree.sha256, entry.tree);
+      } else if (state && entry.type === "stop") {
+        state.record.stopped = entry.time;
+      }
+    }
+    return state;
+  }
+
+  async remove(): Promise<void> {
+    this.close();
+    await fs.rm(this.directory, { recursive: true, force: true });
+  }
+}
+
+/** Folders of every spool under a local state directory. */
+export async function listSpools(stateDirectory: string): Promise<string[]> {
+  try {
+    const entries = await fs.readdir(path.join(stateDirectory, "spool"), { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => path.join(stateDirectory, "spool", e.name));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,155 @@
+import { CairnError } from "../errors.js";
+import { isId, isSha256 } from "./layout.js";
+import { isStoredMetric } from "./metrics.js";
+import type { CheckpointRecord, ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
+import { checkRelativePath } from "./paths.js";
+
+/**
+ * Parsing of what is read back from a repository. Anything stored may be corrupt or hostile, so
+ * every field is checked and a failure names the object and what was wrong.
+ */
+class Invalid extends Error {}
+
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+function object(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${what} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function string(value: unknown, what: string): string {
+  if (typeof value !== "string") fail(`${what} is not a string`);
+  return value;
+}
+
+function nullableString(value: unknown, what: string): string | null {
+  return value === null || value === undefined ? null : string(value, what);
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) fail(`${what} is not a non-negative integer`);
+  return value;
+}
+
+function date(value: unknown, what: string): string {
+  const text = string(value, what);
+  if (Number.isNaN(Date.parse(text))) fail(`${what} is not a date`);
+  return text;
+}
+
+function treeRef(value: unknown, what: string): TreeRef | null {
+  if (value === null || value === undefined) return null;
+  const ref = object(value, what);
+  if (!isSha256(ref.sha256)) fail(`${what}.sha256 is not a SHA-256`);
+  return { sha256: ref.sha256, files: count(ref.files, `${what}.files`), bytes: count(ref.bytes, `${what}.bytes`) };
+}
+
+function checkpoint(value: unknown, index: number): CheckpointRecord {
+  const what = `checkpoints[${index}]`;
+  const raw = object(value, what);
+  if (!isId(raw.id)) fail(`${what}.id is not a 32-digit hex ID`);
+  const metrics = object(raw.metrics ?? {}, `${what}.metrics`);
+  for (const [name, metric] of Object.entries(metrics)) if (!isStoredMetric(metric)) fail(`${what}.metrics.${name} is not a number`);
+  let primaryMetric: CheckpointRecord["primaryMetric"] = null;
+  if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
+    const primary = object(raw.primaryMetric, `${what}.primaryMetric`);
+    const goal = primary.goal;
+    if (goal !== "minimize" && goal !== "maximize") fail(`${what}.primaryMetric.goal is not "minimize" or "maximize"`);
+    primaryMetric = { name: string(primary.name, `${what}.primaryMetric.name`), goal };
+  }
+  return {
+    id: raw.id,
+    step: count(raw.step, `${what}.step`),
+    created: date(raw.created, `${what}.created`),
+    metrics: metrics as CheckpointRecord["metrics"],
+    primaryMetric,
+    path: nullableString(raw.path, `${what}.path`),
+    tree: treeRef(raw.tree, `${what}.tree`),
+  };
+}
+
+/**
+ * Parses and checks an experiment record; throws CairnError("CORRUPT") naming the key.
+ *
+ * @example
+ * const record = parseExperimentRecord(bytes, "experiments/e51….json");
+ */
+export function parseExperimentRecord(bytes: Buffer | string, key: string): ExperimentRecord {
+  try {
+    const raw = object(JSON.parse(bytes.toString()), "the record");
+    if (raw.format !== 1) fail(`"format" is ${JSON.stringify(raw.format)}, expected 1`);
+    if (!isId(raw.id)) fail(`"id" is not a 32-digit hex ID`);
+    if (!key.includes(raw.id)) fail(`"id" ${raw.id} does not match the object's name`);
+    const checkpoints = raw.checkpoints ?? [];
+    if (!Array.isArray(checkpoints)) fail(`"checkpoints" is not a list`);
+    const environment = object(raw.environment ?? {}, "environment");
+    const interval = raw.heartbeatIntervalMs;
+    if (typeof interval !== "number" || !(interval > 0)) fail(`"heartbeatIntervalMs" is not a positive number`);
+    return {
+      format: 1,
+      id: raw.id,
+      created: date(raw.created, "created"),
+      params: (raw.params ?? null) as ExperimentRecord["params"],
+      path: string(raw.path ?? "", "path"),
+      code: treeRef(raw.code, "code"),
+      environment: environment as unknown as ExperimentRecord["environment"],
+      git: raw.git === null || raw.git === undefined ? null : (object(raw.git, "git") as unknown as ExperimentRecord["git"]),
+      dependencies: object(raw.dependencies ?? {}, "dependencies") as ExperimentRecord["dependencies"],
+      heartbeatIntervalMs: interval,
+      checkpoints: checkpoints.map(checkpoint),
+      stopped: raw.stopped === null || raw.stopped === undefined ? null : date(raw.stopped, "stopped"),
+      updated: date(raw.updated ?? raw.created, "updated"),
+    };
+  } catch (error) {
+    if (error instanceof Invalid || error instanceof SyntaxError) {
+      throw new CairnError("CORRUPT", `Experiment record ${key} is corrupt: ${error.message}. Run "cairn verify" to check the whole repository.`, { cause: error, details: { key } });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Parses and checks a tree object: every path must be a safe relative path, sizes and hashes
+ * well formed, no path twice.
+ *
+ * @example
+ * const tree = parseTree(bytes, "objects/ab/ab12…");
+ */
+export function parseTree(bytes: Buffer | string, key: string): Tree {
+  try {
+    const raw = object(JSON.parse(bytes.toString()), "the tree");
+    if (!Array.isArray(raw.files)) fail(`"files" is not a list`);
+    const seen = new Set<string>();
+    const files = raw.files.map((value, index): TreeEntry => {
+      const entry = object(value, `files[${index}]`);
+      const filePath = string(entry.path, `files[${index}].path`);
+      const problem = checkRelativePath(filePath);
+      if (problem) fail(`files[${index}].path ${JSON.stringify(filePath)} ${problem}`);
+      if (seen.has(filePath)) fail(`files[${index}].path ${JSON.stringify(filePath)} appears twice`);
+      seen.add(filePath);
+      if (!isSha256(entry.sha256)) fail(`files[${index}].sha256 is not a SHA-256`);
+      const mode = entry.mode === undefined ? 0o644 : count(entry.mode, `files[${index}].mode`);
+      if (mode !== 0o644 && mode !== 0o755) fail(`files[${index}].mode is neither 0644 nor 0755`);
+      const parsed: TreeEntry = { path: filePath, size: count(entry.size, `files[${index}].size`), sha256: entry.sha256, mode };
+      if (entry.chunks !== undefined) {
+        if (!Array.isArray(entry.chunks)) fail(`files[${index}].chunks is not a list`);
+        parsed.chunks = entry.chunks.map((chunk, c) => {
+          const raw = object(chunk, `files[${index}].chunks[${c}]`);
+          if (!isSha256(raw.sha256)) fail(`files[${index}].chunks[${c}].sha256 is not a SHA-256`);
+          return { sha256: raw.sha256, size: count(raw.size, `files[${index}].chunks[${c}].size`) };
+        });
+        const total = parsed.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+        if (total !== parsed.size) fail(`files[${index}].chunks add up to ${total} bytes, not ${parsed.size}`);
+      }
+      return parsed;
+    });
+    return { files };
+  } catch (error) {
+    if (error instanceof Invalid || error instanceof SyntaxError) {
+      throw new CairnError("CORRUPT", `Tree object ${key} is corrupt: ${error.message}.`, { cause: error, details: { key } });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,185 @@
+import type { Storage } from "../storage/storage.js";
+import { diagnose } from "./diagnostics.js";
+import { heartbeatKey } from "./layout.js";
+import { SpoolPublisher } from "./publisher.js";
+import type { ExperimentSpool, JournalState } from "./spool.js";
+import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
+
+/**
+ * The background half of a running experiment. `checkpoint()` hands it a captured checkpoint and
+ * returns; this publishes in the background, coalescing bursts into one record write, retrying
+ * storage trouble with backoff, and never throwing into the training loop.
+ */
+export class ExperimentWriter {
+  private readonly record: ExperimentRecord;
+  private readonly trees: Map<string, Tree>;
+  private readonly objects: string[];
+  private readonly publisher: SpoolPublisher;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private dirty = true;
+  private urgent = true;
+  private failures = 0;
+  private lastError: unknown = null;
+  private wake: (() => void) | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly spool: ExperimentSpool,
+    state: JournalState,
+    private readonly options: { minRecordIntervalMs?: number } = {},
+  ) {
+    this.record = state.record;
+    this.trees = state.trees;
+    this.objects = state.objects;
+    this.publisher = new SpoolPublisher(storage, spool);
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Starts heartbeats and the first publish. */
+  start(): void {
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), this.record.heartbeatIntervalMs);
+    // A heartbeat must not keep a finished script alive; exit handling stops the writer.
+    this.heartbeat.unref();
+    this.schedule(true);
+  }
+
+  /**
+   * Records a captured checkpoint: journal first (so a crash cannot lose it), then publish.
+   *
+   * @example
+   * writer.addCheckpoint(checkpointRecord, tree);
+   */
+  addCheckpoint(checkpoint: CheckpointRecord, tree: Tree | null): void {
+    this.spool.append({ type: "checkpoint", checkpoint, tree });
+    this.record.checkpoints.push(checkpoint);
+    if (tree && checkpoint.tree) this.trees.set(checkpoint.tree.sha256, tree);
+    // Files deserve to be visible soon; a burst of metrics-only calls can wait for the next write.
+    this.schedule(tree !== null);
+  }
+
+  /** How many checkpoints the record holds (including unpublished ones). */
+  get checkpointCount(): number {
+    return this.record.checkpoints.length;
+  }
+
+  get checkpoints(): readonly CheckpointRecord[] {
+    return this.record.checkpoints;
+  }
+
+  get state(): ExperimentRecord {
+    return this.record;
+  }
+
+  /**
+   * Marks the experiment stopped, waits for everything to be published, then removes the spool.
+   * Resolves false when storage still fails after `timeoutMs`: the spool stays for `cairn push`.
+   */
+  async stop(options: { timeoutMs?: number; time?: Date } = {}): Promise<boolean> {
+    if (this.record.stopped === null) {
+      this.record.stopped = (options.time ?? new Date()).toISOString();
+      this.spool.append({ type: "stop", time: this.record.stopped });
+    }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    const done = await this.flush(options.timeoutMs ?? 10 * 60_000);
+    if (done) await this.spool.remove();
+    else this.spool.close();
+    return done;
+  }
+
+  /** Marks the experiment stopped in the journal only: for process 'exit', where nothing async runs. */
+  stopSynchronously(): void {
+    if (this.record.stopped !== null) return;
+    this.record.stopped = new Date().toISOString();
+    this.spool.append({ type: "stop", time: this.record.stopped });
+  }
+
+  /**
+   * Waits until everything recorded so far is published, or `timeoutMs` passes.
+   *
+   * @example
+   * const complete = await writer.flush(60_000);
+   */
+  async flush(timeoutMs: number): Promise<boolean> {
+    this.stopping = true;
+    this.schedule(true);
+    const deadline = Date.now() + timeoutMs;
+    while (this.dirty || this.loop) {
+      if (Date.now() > deadline) {
+        diagnose(
+          `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError)}. ` +
+            `Everything is kept on local disk in ${this.spool.directory}; run "cairn push" to publish it later.`,
+        );
+        return false;
+      }
+      const current = this.loop;
+      if (current) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+        await Promise.race([current, timeout]);
+        clearTimeout(timer);
+      }
+    }
+    return true;
+  }
+
+  private schedule(urgent: boolean): void {
+    this.dirty = true;
+    if (urgent) this.urgent = true;
+    if (urgent && this.wake) this.wake();
+    if (!this.loop) this.loop = this.run().finally(() => (this.loop = null));
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty) {
+      if (!this.urgent) await this.pause(this.options.minRecordIntervalMs ?? 1000);
+      this.dirty = false;
+      this.urgent = false;
+      try {
+        this.record.updated = new Date().toISOString();
+        await this.publisher.publish(this.record, this.trees, this.objects);
+        if (this.failures > 0) diagnose(`publishing to ${this.storage.url} works again.`);
+        this.failures = 0;
+      } catch (error) {
+        this.dirty = true;
+        this.lastError = error;
+        this.failures += 1;
+        if (this.failures === 1) diagnose(`publishing to ${this.storage.url} failed (${describe(error)}); retrying in the background.`);
+        await this.pause(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+      }
+    }
+  }
+
+  /** Sleeps, but wakes early when something urgent (a file checkpoint, stop) arrives. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      // Waiting between record writes must not keep a finished script alive; once stopping, it must.
+      if (!this.stopping) timer.unref();
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.wake = null;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private beat(): void {
+    const body = JSON.stringify({ time: new Date().toISOString(), pid: process.pid });
+    this.storage.put(heartbeatKey(this.record.id), body).catch(() => {
+      // A missed heartbeat only risks being shown as crashed for a while; publishing reports errors.
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

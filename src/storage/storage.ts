@@ -1,0 +1,46 @@
+import type { Readable } from "node:stream";
+
+/**
+ * The one small interface every storage driver implements (local folder, S3, GCS, Azure).
+ * Keys are "/"-separated relative paths such as "objects/ab/ab12...". "Not found" is `null`,
+ * never an exception; vendor errors are mapped to CairnError("STORAGE") by status or name.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** The server's modification time (used for heartbeats: no clock skew between machines). */
+  modified: Date;
+  /** An ETag, generation or mtime+size token that changes whenever the object does. */
+  etag: string;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive end offset; to the end when left out. */
+  end?: number;
+}
+
+export interface Storage {
+  /** The URL this storage was opened from, for messages. */
+  readonly url: string;
+  /** Reads a whole (small) object. */
+  get(key: string): Promise<Buffer | null>;
+  /** Streams an object or a byte range of it. */
+  getStream(key: string, range?: ByteRange): Promise<Readable | null>;
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** Writes an object atomically, replacing any previous version (records, heartbeats). */
+  put(key: string, body: Buffer | string): Promise<void>;
+  /** Writes only when absent (content-addressed objects); false when it already existed. */
+  putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
+  /**
+   * Stores a local file under `key` only when absent; false when it already existed. The local
+   * file is left in place (a driver may hard-link it). The caller has already made it durable.
+   */
+  putFileIfAbsent(key: string, localPath: string): Promise<boolean>;
+  /** Every object whose key starts with `prefix`, recursively, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deletes an object; absent is fine. */
+  delete(key: string): Promise<void>;
+  /** A local folder for this repository's spool and caches, on this machine. */
+  localStateDirectory(): string;
+}
