@@ -35,7 +35,7 @@ export type * from "./repository/types.js";
  * const repository = await cairn.openRepository("/data/cairn");
  * const experiments = await repository.experiments.list();
  */
-export function openRepository(url: string, options: { projectDirectory?: string } = {}): Promise<Repository> {
+export function openRepository(url: string, options: { projectDirectory?: string; recover?: boolean } = {}): Promise<Repository> {
   return Repository.open(url, options);
 }
 

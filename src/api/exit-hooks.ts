@@ -4,6 +4,7 @@ import { diagnose } from "../repository/diagnostics.js";
 export interface Stoppable {
   readonly id: string;
   stop(): Promise<void>;
+  interrupt(): Promise<void>;
   stopSynchronously(): void;
 }
 
@@ -45,14 +46,14 @@ function uninstall(): void {
 }
 
 /** Stops every running experiment, saying so on stderr when it takes more than a moment. */
-function stopAll(): Promise<void> {
+function stopAll(how: "stop" | "interrupt"): Promise<void> {
   stopping ??= (async () => {
     const runs = [...active];
     const slow = setTimeout(() => {
       diagnose(`finishing writes for ${runs.map((r) => r.id.slice(0, 7)).join(", ")} before exiting (press Ctrl-C again to exit now; "cairn push" publishes the rest later)…`);
     }, 1000);
     try {
-      await Promise.all(runs.map((run) => run.stop().catch((error) => diagnose(`could not stop ${run.id.slice(0, 7)}: ${String(error)}`))));
+      await Promise.all(runs.map((run) => run[how]().catch((error) => diagnose(`could not stop ${run.id.slice(0, 7)}: ${String(error)}`))));
     } finally {
       clearTimeout(slow);
       stopping = null;
@@ -63,7 +64,7 @@ function stopAll(): Promise<void> {
 
 function onBeforeExit(): void {
   // The script's work is done and the event loop is empty: the process "ended normally".
-  if (active.size > 0) void stopAll();
+  if (active.size > 0) void stopAll("stop");
 }
 
 function onExit(): void {
@@ -81,7 +82,7 @@ function onSignal(signal: NodeJS.Signals): void {
     process.kill(process.pid, signal);
     return;
   }
-  void stopAll().then(() => {
+  void stopAll("interrupt").then(() => {
     uninstall();
     // Re-raise so the process ends as the signal intended (exit code 130/143), unless the
     // script listens for it itself.

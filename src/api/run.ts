@@ -41,6 +41,7 @@ export interface RecordedCheckpoint {
 export class Run {
   private stopped: Promise<void> | null = null;
   private nextStep = 0;
+  private interrupted = false;
   /** Captures run one at a time so steps and the journal keep the order of the calls. */
   private captureQueue: Promise<unknown> = Promise.resolve();
 
@@ -80,6 +81,9 @@ export class Run {
    * await experiment.checkpoint({ path: "model.pth", step: epoch, metrics: { loss }, primaryMetric: ["loss", "minimize"] });
    */
   async checkpoint(options: CheckpointOptions = {}): Promise<RecordedCheckpoint> {
+    // Interrupted by a signal: the process is about to end. Pause the training loop here rather
+    // than throw into it while pending writes finish.
+    if (this.interrupted) return new Promise(() => {});
     if (this.stopped) throw new CairnError("INVALID_ARGUMENT", `experiment ${this.id.slice(0, 7)} is stopped; start a new one with cairn.init() to record more checkpoints.`);
     if (typeof options !== "object" || options === null) throw new CairnError("INVALID_ARGUMENT", `checkpoint() takes an options object such as { path: "model.pth", metrics: { loss } }.`);
     const metrics = checkMetrics(options.metrics);
@@ -140,6 +144,12 @@ export class Run {
 
   private relativePath(given: string): string {
     return path.relative(this.projectDirectory, path.resolve(this.projectDirectory, given)).split(path.sep).join("/");
+  }
+
+  /** @internal For SIGINT/SIGTERM: stops, and holds later checkpoint() calls instead of failing them. */
+  interrupt(): Promise<void> {
+    this.interrupted = true;
+    return this.stop();
   }
 
   /** @internal For process 'exit': records the stop in the journal synchronously. */
