@@ -24,6 +24,10 @@ export interface InitOptions {
   runtimes?: Record<string, string>;
   /** Dependencies a binding adds, e.g. the Python packages the script imported. */
   dependencies?: Record<string, DependencyInfo>;
+  /** A binding's command line (e.g. ["python3", "train.py", "--lr", "0.01"]), recorded instead of Node's. */
+  command?: string[];
+  /** A binding's working directory, recorded instead of this process's. */
+  workingDirectory?: string;
 }
 
 /**
@@ -55,7 +59,7 @@ export async function startExperiment(storage: Storage, projectDirectory: string
   const spool = await ExperimentSpool.create(storage.localStateDirectory(), id);
   try {
     const [environment, git, dependencies, code] = await Promise.all([
-      captureEnvironment({ runtimes: options.runtimes ?? {} }),
+      captureEnvironment({ runtimes: options.runtimes ?? {}, command: options.command, workingDirectory: options.workingDirectory }),
       captureGit(codeDirectory),
       captureDependencies(codeDirectory),
       captureTree(spool, files),
@@ -85,6 +89,9 @@ export async function startExperiment(storage: Storage, projectDirectory: string
     const trees = new Map([[code.ref.sha256, code.tree]]);
     const writer = new ExperimentWriter(storage, spool, { record: { ...record, checkpoints: [] }, trees, objects });
     writer.start();
+    // Visible to `cairn ps` when init() returns, unless storage is slow: then it goes on in the
+    // background rather than hold up the training script.
+    await writer.flush(5_000, { quiet: true });
     return new Run(writer, spool, projectDirectory);
   } catch (error) {
     await spool.remove();

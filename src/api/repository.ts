@@ -1,5 +1,6 @@
 import { CairnError } from "../errors.js";
-import { checkFilterFields, compareRows, parseFilters, parseSort, matchesFilter } from "../query/index.js";
+import { checkFilterFields, closestFields, compareRows, parseFilters, parseSort, matchesFilter } from "../query/index.js";
+import { queryError } from "../query/error.js";
 import type { QueryRow } from "../query/index.js";
 import { checkFormat, ensureFormat } from "../repository/format.js";
 import { experimentKey, heartbeatKey } from "../repository/layout.js";
@@ -194,6 +195,8 @@ export function selectExperiments(experiments: Experiment[], options: ListOption
   let selected = expression ? rows.filter((r) => matchesFilter(expression, r.row)) : rows;
   if (options.sort) {
     const sort = parseSort(options.sort);
+    // A misspelt sort field would silently leave the order unchanged; say so instead.
+    if (rows.length > 0) checkSortField(options.sort, sort.field, availableFields(rows.map((r) => r.row)));
     selected = [...selected].sort((a, b) => compareRows(a.row, b.row, sort));
   }
   return selected.map((r) => r.experiment);
@@ -204,4 +207,17 @@ export function availableFields(rows: QueryRow[]): Set<string> {
   const fields = new Set<string>(FIXED_FIELDS);
   for (const row of rows) for (const key of Object.keys(row)) fields.add(key);
   return fields;
+}
+
+/** Throws INVALID_FILTER when a sort names a field no experiment has, suggesting the closest. */
+function checkSortField(source: string, field: string, available: Set<string>): void {
+  if (available.has(field)) return;
+  const sorted = [...available].sort();
+  const closest = closestFields(field, sorted);
+  const listed = closest.slice(0, 10).join(", ") + (sorted.length > 10 ? ` and ${sorted.length - 10} more` : "");
+  throw queryError("sort", source, Math.max(0, source.indexOf(field)), `unknown field ${JSON.stringify(field)}`, {
+    hint: closest[0] === undefined ? undefined : `did you mean ${closest[0]}?`,
+    footer: `Fields: ${listed}`,
+    details: { field, available: sorted },
+  });
 }

@@ -26,21 +26,51 @@ export function hashBytes(bytes: Buffer | string): string {
 }
 
 /**
- * Copies `source` to `destination` and hashes it. The kernel copies (copy_file_range, reflinks
- * where the file system has them) while this thread hashes the source from the page cache, so
- * the whole costs about one copy rather than a copy plus a read.
+ * Copies `source` to `destination` and hashes the bytes copied, in one pass: each chunk is read,
+ * hashed, and written while the next one is read. The hash is of exactly the bytes written, even
+ * if another process rewrites the source meanwhile (hashing the source and copying it separately
+ * could pair one version's hash with another version's bytes).
  *
  * @example
  * const { sha256, size } = await copyAndHash("model.pth", "/repo/local/spool/tmp-1");
  */
 export async function copyAndHash(source: string, destination: string): Promise<{ sha256: string; size: number }> {
-  const [digest] = await Promise.all([hashFile(source), fs.copyFile(source, destination, fs.constants.COPYFILE_EXCL)]);
-  const copied = await fs.stat(destination);
-  if (copied.size !== digest.size) {
-    // The file changed while we copied it: hash what we kept, which is what will be stored.
-    return hashFile(destination);
+  const hash = createHash("sha256");
+  const input = await fs.open(source, "r");
+  try {
+    const output = await fs.open(destination, "wx");
+    try {
+      // Two buffers: one being written while the other is read and hashed.
+      const buffers = [Buffer.allocUnsafe(COPY_CHUNK_BYTES), Buffer.allocUnsafe(COPY_CHUNK_BYTES)];
+      let position = 0;
+      let pendingWrite: Promise<unknown> = Promise.resolve();
+      for (let turn = 0; ; turn++) {
+        const buffer = buffers[turn % 2]!;
+        const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        await pendingWrite;
+        pendingWrite = writeFully(output, buffer, bytesRead, position);
+        position += bytesRead;
+      }
+      await pendingWrite;
+      return { sha256: hash.digest("hex"), size: position };
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
   }
-  return digest;
+}
+
+const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
+
+async function writeFully(output: fs.FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  let written = 0;
+  while (written < length) {
+    const { bytesWritten } = await output.write(buffer, written, length - written, position + written);
+    written += bytesWritten;
+  }
 }
 
 /**

@@ -106,12 +106,13 @@ export class ExperimentWriter {
    * @example
    * const complete = await writer.flush(60_000);
    */
-  async flush(timeoutMs: number): Promise<boolean> {
-    this.stopping = true;
+  async flush(timeoutMs: number, options: { quiet?: boolean } = {}): Promise<boolean> {
+    if (!options.quiet) this.stopping = true;
     this.schedule(true);
     const deadline = Date.now() + timeoutMs;
     while (this.dirty || this.loop) {
       if (Date.now() > deadline) {
+        if (options.quiet) return false;
         diagnose(
           `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError)}. ` +
             `Everything is kept on local disk in ${this.spool.directory}; run "cairn push" to publish it later.`,
