@@ -4,7 +4,11 @@ import { queryError } from "../query/error.js";
 import type { QueryRow } from "../query/index.js";
 import { checkFormat, ensureFormat } from "../repository/format.js";
 import { experimentKey, heartbeatKey } from "../repository/layout.js";
-import { loadExperiments, resolveId, type LoadedExperiment, type RepositoryProblem } from "../repository/load.js";
+import { loadExperiments, resolveId, type LoadedExperiment, type RecordCache, type RepositoryProblem } from "../repository/load.js";
+import { RecordCacheStore } from "../repository/record-cache-store.js";
+import { cacheDirectory, isRemoteUrl } from "../storage/cache-directory.js";
+import { withObjectCache } from "../storage/object-cache.js";
+import * as path from "node:path";
 import { recoverSpools, type RecoveryReport } from "../repository/recover.js";
 import { collectGarbage, type GcOptions, type GcReport } from "../repository/gc.js";
 import type { Storage } from "../storage/storage.js";
@@ -52,7 +56,11 @@ export class Repository {
     readonly storage: Storage,
     /** Where relative checkpoint paths of new experiments resolve. */
     readonly projectDirectory: string,
+    /** Remote repositories keep a local copy of their records between processes. */
+    private readonly recordStore: RecordCacheStore | null,
   ) {}
+
+  private recordCache: RecordCache | null = null;
 
   /**
    * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
@@ -63,9 +71,13 @@ export class Repository {
    */
   static async open(url: string, options: { projectDirectory?: string; recover?: boolean } = {}): Promise<Repository> {
     const projectDirectory = options.projectDirectory ?? process.cwd();
-    const storage = await openStorage(url, { baseDirectory: projectDirectory });
+    const opened = await openStorage(url, { baseDirectory: projectDirectory });
+    const remote = isRemoteUrl(opened.url);
+    // Remote contents are cached on local disk (immutable, so shared by every repository).
+    const storage = remote ? withObjectCache(opened, path.join(cacheDirectory(), "objects")) : opened;
     await checkFormat(storage);
-    const repository = new Repository(storage, projectDirectory);
+    const recordStore = remote ? new RecordCacheStore(path.join(storage.localStateDirectory(), "records")) : null;
+    const repository = new Repository(storage, projectDirectory, recordStore);
     if (options.recover !== false) await repository.push();
     return repository;
   }
@@ -87,8 +99,19 @@ export class Repository {
 
   /** Every readable experiment (newest first) and the problems met on the way. */
   async load(): Promise<{ experiments: Experiment[]; problems: RepositoryProblem[] }> {
-    const { experiments, problems } = await loadExperiments(this.storage);
+    const { experiments, problems } = await this.loadRecords();
     return { experiments: experiments.map((e) => this.wrap(e)), problems };
+  }
+
+  /** Lists records, reading only those changed since the last listing when a cache is kept. */
+  private async loadRecords(): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
+    if (this.recordStore === null) return loadExperiments(this.storage);
+    this.recordCache ??= await this.recordStore.load();
+    const result = await loadExperiments(this.storage, new Date(), this.recordCache);
+    await this.recordStore.save(this.recordCache).catch(() => {
+      // A read-only cache folder only makes the next listing slower.
+    });
+    return result;
   }
 
   /**
@@ -127,7 +150,7 @@ export class Repository {
     if (typeof idOrPrefix !== "string" || idOrPrefix.trim() === "") {
       throw new CairnError("INVALID_ARGUMENT", `Give an ID or a prefix of one, like "e510303"; got ${JSON.stringify(idOrPrefix)}.`);
     }
-    const { experiments } = await loadExperiments(this.storage);
+    const { experiments } = await this.loadRecords();
     const found = resolveId(experiments, idOrPrefix, kinds);
     const experiment = this.wrap(found.experiment);
     return found.kind === "experiment" ? experiment : experiment.checkpoints[found.checkpointIndex]!;
@@ -141,7 +164,7 @@ export class Repository {
    * await repository.remove(["e510303"]);
    */
   async remove(ids: string[], options: { force?: boolean } = {}): Promise<Experiment[]> {
-    const { experiments } = await loadExperiments(this.storage);
+    const { experiments } = await this.loadRecords();
     const targets = ids.map((id) => this.wrap(resolveId(experiments, id, ["experiment"]).experiment));
     const running = targets.filter((e) => e.status === "running");
     if (running.length > 0 && !options.force) {

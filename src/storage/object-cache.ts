@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { OBJECTS_PREFIX, objectHashOfKey } from "../repository/layout.js";
+import type { Storage } from "./storage.js";
+
+export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
+
+/**
+ * Wraps a remote storage so whole-object reads of `objects/…` are kept on local disk: a second
+ * `open()` of the same checkpoint reads from disk. Objects are immutable and named by their
+ * hash, so one cache serves every repository; an entry is kept only when its bytes hash to its
+ * name. The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently
+ * used entries go first.
+ *
+ * @example
+ * const storage = withObjectCache(await openStorage("s3://bucket/prefix"), "/home/ana/.cache/cairn/objects");
+ */
+export function withObjectCache(inner: Storage, directory: string, maxBytes = cacheLimit()): Storage {
+  const fileOf = (sha256: string) => path.join(directory, sha256.slice(0, 2), sha256);
+  let trimming: Promise<void> | null = null;
+
+  async function hit(sha256: string): Promise<string | null> {
+    const file = fileOf(sha256);
+    try {
+      const now = new Date();
+      await fs.utimes(file, now, now); // recency for eviction
+      return file;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Streams from the inner storage while writing a copy into the cache, with backpressure from
+   * both the reader and the disk (memory stays flat). The copy is kept only if it hashes right.
+   */
+  async function teeIntoCache(source: Readable, sha256: string): Promise<Readable> {
+    const temporary = `${fileOf(sha256)}.tmp-${randomBytes(6).toString("hex")}`;
+    let file: ReturnType<typeof createWriteStream> | null = null;
+    try {
+      await fs.mkdir(path.dirname(temporary), { recursive: true });
+      file = createWriteStream(temporary, { highWaterMark: 1024 * 1024 });
+    } catch {
+      return source; // no cache today (read-only home, full disk): just read through
+    }
+    const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const hash = createHash("sha256");
+    let fileFailed = false;
+    file.on("error", () => (fileFailed = true));
+    source.on("data", (chunk: Buffer) => {
+      hash.update(chunk);
+      const waits: Promise<void>[] = [];
+      if (!fileFailed && !file!.write(chunk)) waits.push(new Promise((resolve) => file!.once("drain", resolve)));
+      if (!output.write(chunk)) waits.push(new Promise((resolve) => output.once("drain", resolve)));
+      if (waits.length > 0) {
+        source.pause();
+        void Promise.all(waits).then(() => source.resume());
+      }
+    });
+    source.on("error", (error) => {
+      output.destroy(error);
+      file!.destroy();
+      void fs.rm(temporary, { force: true });
+    });
+    output.on("close", () => {
+      // The reader gave up early: stop downloading.
+      if (!source.readableEnded) source.destroy();
+    });
+    source.on("end", () => {
+      output.end();
+      file!.end(() => {
+        void (async () => {
+          if (!fileFailed && hash.digest("hex") === sha256) {
+            await fs.rename(temporary, fileOf(sha256)).catch(() => {});
+            trimming ??= trim().finally(() => (trimming = null));
+          } else await fs.rm(temporary, { force: true });
+        })();
+      });
+    });
+    return output;
+  }
+
+  /** Evicts least recently used entries until the cache fits its bound. */
+  async function trim(): Promise<void> {
+    const entries: { file: string; size: number; used: number }[] = [];
+    for (const folder of await fs.readdir(directory).catch(() => [] as string[])) {
+      for (const name of await fs.readdir(path.join(directory, folder)).catch(() => [] as string[])) {
+        const file = path.join(directory, folder, name);
+        const stats = await fs.stat(file).catch(() => null);
+        if (stats?.isFile()) entries.push({ file, size: stats.size, used: stats.mtimeMs });
+      }
+    }
+    let total = entries.reduce((sum, e) => sum + e.size, 0);
+    entries.sort((a, b) => a.used - b.used);
+    for (const entry of entries) {
+      if (total <= maxBytes) break;
+      await fs.rm(entry.file, { force: true });
+      total -= entry.size;
+    }
+  }
+
+  return {
+    ...inner,
+    async get(key) {
+      const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;
+      if (sha256 === null) return inner.get(key);
+      const file = await hit(sha256);
+      if (file) return fs.readFile(file);
+      const stream = await this.getStream(key);
+      if (stream === null) return null;
+      const parts: Buffer[] = [];
+      for await (const part of stream) parts.push(part as Buffer);
+      return Buffer.concat(parts);
+    },
+    async getStream(key, range) {
+      const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;
+      if (sha256 === null) return inner.getStream(key, range);
+      const file = await hit(sha256);
+      if (file) return createReadStream(file, { start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
+      if (range) return inner.getStream(key, range);
+      const source = await inner.getStream(key);
+      return source === null ? null : teeIntoCache(source, sha256);
+    },
+  };
+}
+
+function cacheLimit(): number {
+  const configured = Number(process.env.CAIRN_CACHE_SIZE);
+  return Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_CACHE_BYTES;
+}
+
+/**
+ * Empties the object cache; returns the bytes freed.
+ *
+ * @example
+ * const freed = await clearObjectCache("/home/ana/.cache/cairn/objects");
+ */
+export async function clearObjectCache(directory: string): Promise<number> {
+  let freed = 0;
+  for (const folder of await fs.readdir(directory).catch(() => [] as string[])) {
+    for (const name of await fs.readdir(path.join(directory, folder)).catch(() => [] as string[])) {
+      const stats = await fs.stat(path.join(directory, folder, name)).catch(() => null);
+      freed += stats?.size ?? 0;
+    }
+  }
+  await fs.rm(directory, { recursive: true, force: true });
+  return freed;
+}
