@@ -34,20 +34,32 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
 }
 
 /**
+ * Records already parsed, by key, with the listing's etag they were read at. A long-lived reader
+ * (the web UI's server) passes the same cache to every `loadExperiments` call so a refresh reads
+ * and parses only the records that changed. Rebuildable from the repository at any time.
+ */
+export type RecordCache = Map<string, { etag: string; record: ExperimentRecord }>;
+
+/**
  * Every experiment of a repository, with status. A corrupt record becomes a problem in the
- * result, so one bad experiment never hides the others.
+ * result, so one bad experiment never hides the others. With a `cache`, records whose etag is
+ * unchanged since the last call are not read again.
  *
  * @example
  * const { experiments, problems } = await loadExperiments(storage);
  */
-export async function loadExperiments(storage: Storage, now = new Date()): Promise<{ experiments: LoadedExperiment[]; problems: RepositoryProblem[] }> {
+export async function loadExperiments(storage: Storage, now = new Date(), cache?: RecordCache): Promise<{ experiments: LoadedExperiment[]; problems: RepositoryProblem[] }> {
   const keys: string[] = [];
+  const etags = new Map<string, string>();
   const problems: RepositoryProblem[] = [];
   const heartbeats = new Map<string, Date>();
   await Promise.all([
     (async () => {
       for await (const info of storage.list(EXPERIMENTS_PREFIX)) {
-        if (experimentIdOfKey(info.key)) keys.push(info.key);
+        if (experimentIdOfKey(info.key)) {
+          keys.push(info.key);
+          etags.set(info.key, info.etag);
+        }
         else problems.push({ key: info.key, experimentId: null, message: `unexpected object ${info.key} in experiments/` });
       }
     })(),
@@ -61,9 +73,17 @@ export async function loadExperiments(storage: Storage, now = new Date()): Promi
   const loaded = await mapLimit(keys, 32, async (key) => {
     const id = experimentIdOfKey(key)!;
     try {
-      const bytes = await storage.get(key);
-      if (bytes === null) return null; // removed while we listed
-      const record = parseExperimentRecord(bytes, key);
+      const etag = etags.get(key)!;
+      const cached = cache?.get(key);
+      let record: ExperimentRecord;
+      if (cached && cached.etag === etag) {
+        record = cached.record;
+      } else {
+        const bytes = await storage.get(key);
+        if (bytes === null) return null; // removed while we listed
+        record = parseExperimentRecord(bytes, key);
+        cache?.set(key, { etag, record });
+      }
       const lastHeartbeat = heartbeats.get(id) ?? null;
       return { record, lastHeartbeat, status: statusOf(record, lastHeartbeat, now) };
     } catch (error) {
@@ -72,6 +92,7 @@ export async function loadExperiments(storage: Storage, now = new Date()): Promi
       return null;
     }
   });
+  if (cache) for (const key of [...cache.keys()]) if (!etags.has(key)) cache.delete(key);
   const experiments = loaded.filter((e): e is LoadedExperiment => e !== null);
   experiments.sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
   return { experiments, problems };
