@@ -6,6 +6,7 @@ import { ExperimentSpool } from "../repository/spool.js";
 import type { DependencyInfo, ExperimentRecord, Json } from "../repository/types.js";
 import { ExperimentWriter } from "../repository/writer.js";
 import type { Storage } from "../storage/storage.js";
+import { isRemoteUrl } from "../storage/cache-directory.js";
 import { CairnError } from "../errors.js";
 import { captureTree, type SourceFile } from "./capture-files.js";
 import { Run } from "./run.js";
@@ -47,10 +48,10 @@ export async function startExperiment(storage: Storage, projectDirectory: string
   const listing = await listSnapshotFiles(codeDirectory).catch((error: unknown) => {
     throw new CairnError("INVALID_ARGUMENT", `init path "${options.path ?? "."}" cannot be read (${(error as Error).message}). Pass the folder of your training code, like path: ".".`, { cause: error });
   });
-  const repositoryFolder = path.resolve(storage.url) + path.sep;
-  // A repository inside the project (other than .cairn/) must not be snapshotted into itself.
+  // A local repository inside the project (other than .cairn/) must not be snapshotted into itself.
+  const repositoryFolder = isRemoteUrl(storage.url) ? null : path.resolve(storage.url) + path.sep;
   const files: SourceFile[] = listing.files
-    .filter((f) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(storage.url) ? !f.absolutePath.startsWith(repositoryFolder) : true)
+    .filter((f) => repositoryFolder === null || !f.absolutePath.startsWith(repositoryFolder))
     .map((f) => ({ path: f.path, absolutePath: f.absolutePath, mode: f.mode }));
   const warning = formatSnapshotWarning(listing);
   if (warning) diagnose(warning);

@@ -67,7 +67,7 @@ export class Run {
     return new Date(this.writer.state.created);
   }
 
-  /** The repository's URL or folder. */
+  /** The project directory: where relative checkpoint paths resolve. */
   get directory(): string {
     return this.projectDirectory;
   }

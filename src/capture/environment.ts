@@ -6,6 +6,10 @@ import { runQuietly } from "./exec.js";
 export interface CaptureEnvironmentOptions {
   /** Extra runtimes recorded by bindings, e.g. { python: "3.11.2" }. */
   runtimes?: Record<string, string>;
+  /** A binding's own command line (e.g. ["python3", "train.py"]), recorded instead of Node's. */
+  command?: string[];
+  /** A binding's working directory, recorded instead of this process's. */
+  workingDirectory?: string;
 }
 
 /** nvidia-smi can stall for seconds on a wedged driver; a run should not wait on it. */
@@ -28,8 +32,8 @@ export async function captureEnvironment(options: CaptureEnvironmentOptions = {}
   return {
     user: currentUser(),
     host: os.hostname(),
-    command: [path.basename(process.execPath), ...process.execArgv, ...process.argv.slice(1)],
-    workingDirectory: process.cwd(),
+    command: options.command ?? [path.basename(process.execPath), ...process.execArgv, ...process.argv.slice(1)],
+    workingDirectory: options.workingDirectory ?? process.cwd(),
     node: process.versions.node,
     os: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
