@@ -20,6 +20,7 @@ import type { Checkpoint } from "./api/checkpoint.js";
 export { CairnError, isCairnError, type CairnErrorCode } from "./errors.js";
 export { Repository, selectExperiments, type ListOptions, type ExperimentList } from "./api/repository.js";
 export { Experiment } from "./api/experiment.js";
+export { diffSubjectOf, diffSubjects, differingKeys, flatParams, type DiffSubject, type Differences, type FileDifference, type ValueDifference } from "./api/diff.js";
 export { Checkpoint } from "./api/checkpoint.js";
 export { Run, type CheckpointOptions, type RecordedCheckpoint } from "./api/run.js";
 export type { InitOptions } from "./api/init.js";

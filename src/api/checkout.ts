@@ -16,6 +16,8 @@ export interface CheckoutOptions {
   force?: boolean;
   /** Only files under this stored path (a file or a folder). */
   path?: string;
+  /** Called as bytes are written (for progress bars): bytes done so far, and the total to write. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface CheckoutResult {
@@ -81,6 +83,9 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
     );
   }
   const written: string[] = [];
+  const total = plan.reduce((sum, p) => sum + p.entry.size, 0);
+  let done = 0;
+  options.onProgress?.(0, total);
   for (const { entry, target } of plan) {
     await fs.mkdir(path.dirname(target), { recursive: true });
     // Checked again right before writing: the folder may have changed since the plan.
@@ -88,6 +93,12 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.cairn-${randomBytes(4).toString("hex")}`);
     try {
       const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
+      if (options.onProgress) {
+        source.on("data", (chunk: Buffer) => {
+          done += chunk.length;
+          options.onProgress!(done, total);
+        });
+      }
       await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);

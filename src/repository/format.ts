@@ -13,7 +13,11 @@ export interface FormatMarker {
  * @example
  * await checkFormat(storage); // { format: "cairn", version: "1.0" }
  */
-export async function checkFormat(storage: Storage): Promise<FormatMarker | null> {
+export async function checkFormat(storage: Storage, options: { remembered?: FormatMarker | null } = {}): Promise<FormatMarker | null> {
+  // A marker seen before is not fetched again: a repeated listing of a remote repository then
+  // sends only LIST requests. Records carry their own format number, so a repository upgraded
+  // since is still refused when its records are read.
+  if (options.remembered) return options.remembered;
   const bytes = await storage.get(FORMAT_KEY);
   if (bytes === null) return null;
   let marker: FormatMarker;

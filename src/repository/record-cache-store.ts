@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { experimentIdOfKey, experimentKey } from "./layout.js";
 import { mapLimit, type RecordCache } from "./load.js";
 import type { ExperimentRecord } from "./types.js";
+import type { FormatMarker } from "./format.js";
 
 /**
  * A reader's local copy of a remote repository's records, kept between processes so a repeated
@@ -22,6 +23,21 @@ export class RecordCacheStore {
   private saved = new Map<string, string>();
 
   constructor(private readonly folder: string) {}
+
+  /** The repository's format marker as seen last time, or null. */
+  async formatMarker(): Promise<FormatMarker | null> {
+    try {
+      const marker = JSON.parse(await fs.readFile(path.join(this.folder, "format.json"), "utf8")) as FormatMarker;
+      return marker?.format === "cairn" && typeof marker.version === "string" ? marker : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async rememberFormat(marker: FormatMarker): Promise<void> {
+    await fs.mkdir(this.folder, { recursive: true }).catch(() => {});
+    await fs.writeFile(path.join(this.folder, "format.json"), JSON.stringify(marker)).catch(() => {});
+  }
 
   async load(): Promise<RecordCache> {
     const cache: RecordCache = new Map();

@@ -79,6 +79,9 @@ function checkpoint(value: unknown, index: number): CheckpointRecord {
 export function parseExperimentRecord(bytes: Buffer | string, key: string): ExperimentRecord {
   try {
     const raw = object(JSON.parse(bytes.toString()), "the record");
+    if (typeof raw.format === "number" && raw.format > 1) {
+      throw new CairnError("FORMAT_TOO_NEW", `Experiment record ${key} uses format ${raw.format}, newer than this Cairn reads (1). Upgrade Cairn: npm install cairn@latest.`, { details: { key } });
+    }
     if (raw.format !== 1) fail(`"format" is ${JSON.stringify(raw.format)}, expected 1`);
     if (!isId(raw.id)) fail(`"id" is not a 32-digit hex ID`);
     if (!key.includes(raw.id)) fail(`"id" ${raw.id} does not match the object's name`);
