@@ -1,4 +1,4 @@
-import { CairnError } from "../errors.js";
+import { CairnError, isCairnError } from "../errors.js";
 import { checkFilterFields, closestFields, compareRows, parseFilters, parseSort, matchesFilter } from "../query/index.js";
 import { queryError } from "../query/error.js";
 import type { QueryRow } from "../query/index.js";
@@ -158,22 +158,32 @@ export class Repository {
   }
 
   /**
-   * Deletes experiments' records (their objects go at the next `gc`). A running experiment is
-   * refused unless `force`, because its process would write the record again.
+   * Deletes experiments' records (their objects go at the next `gc`), readable or corrupt. A
+   * running experiment is refused unless `force`, because its process would write the record again.
    *
    * @example
    * await repository.remove(["e510303"]);
    */
-  async remove(ids: string[], options: { force?: boolean } = {}): Promise<Experiment[]> {
-    const { experiments } = await this.loadRecords();
-    const targets = ids.map((id) => this.wrap(resolveId(experiments, id, ["experiment"]).experiment));
-    const running = targets.filter((e) => e.status === "running");
+  async remove(ids: string[], options: { force?: boolean } = {}): Promise<{ id: string; readable: boolean }[]> {
+    const { experiments, problems } = await this.loadRecords();
+    const unreadable = problems.filter((p) => p.experimentId !== null).map((p) => p.experimentId!);
+    const targets = ids.map((id) => {
+      try {
+        return { id: resolveId(experiments, id, ["experiment"]).experiment.record.id, readable: true };
+      } catch (error) {
+        // A corrupt record cannot be parsed, but it can still be removed by its ID.
+        const matches = unreadable.filter((candidate) => candidate.startsWith(id.toLowerCase()));
+        if (isCairnError(error, "NOT_FOUND") && matches.length === 1) return { id: matches[0]!, readable: false };
+        throw error;
+      }
+    });
+    const running = experiments.filter((e) => e.status === "running" && targets.some((t) => t.id === e.record.id));
     if (running.length > 0 && !options.force) {
-      throw new CairnError("INVALID_ARGUMENT", `${running.map((e) => e.id.slice(0, 7)).join(", ")} ${running.length === 1 ? "is" : "are"} running; stop ${running.length === 1 ? "it" : "them"} first, or force the removal.`);
+      throw new CairnError("INVALID_ARGUMENT", `${running.map((e) => e.record.id.slice(0, 7)).join(", ")} ${running.length === 1 ? "is" : "are"} running; stop ${running.length === 1 ? "it" : "them"} first, or force the removal.`);
     }
-    for (const experiment of targets) {
-      await this.storage.delete(experimentKey(experiment.id));
-      await this.storage.delete(heartbeatKey(experiment.id));
+    for (const target of targets) {
+      await this.storage.delete(experimentKey(target.id));
+      await this.storage.delete(heartbeatKey(target.id));
     }
     return targets;
   }

@@ -151,3 +151,14 @@ describe("rm and gc", () => {
     await expect(repository.gc({ gracePeriodMs: 0 })).rejects.toThrow(/cannot be read/);
   });
 });
+
+describe("rm of a corrupt record", () => {
+  it("removes an experiment whose record cannot be read, by its ID", async () => {
+    const { dir, repository, experimentId } = await setup();
+    await fs.writeFile(path.join(dir, ".cairn", "experiments", `${experimentId}.json`), "garbage");
+    expect((await repository.experiments.list()).problems).toHaveLength(1);
+    expect(await repository.remove([experimentId.slice(0, 9)])).toEqual([{ id: experimentId, readable: false }]);
+    expect((await repository.experiments.list()).problems).toHaveLength(0);
+    expect((await repository.gc({ gracePeriodMs: 0 })).removed.length).toBeGreaterThan(0);
+  });
+});

@@ -57,6 +57,6 @@ async function confirmRemoval(context: CliContext, repository: Repository, ids: 
   if (!yes) throw new CliError("ABORTED", "Nothing was removed.");
 }
 
-function unique(experiments: Experiment[]): Experiment[] {
+function unique<T extends { id: string }>(experiments: T[]): T[] {
   return [...new Map(experiments.map((e) => [e.id, e])).values()];
 }
