@@ -6,6 +6,7 @@ import { examples, type RegisterCommand } from "../command.js";
 import { shortId } from "../output/describe.js";
 import { formatBytes, plural } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
+import { progressBar } from "../output/progress.js";
 
 interface CheckoutCommandOptions {
   outputDirectory: string;
@@ -38,16 +39,26 @@ The paths written go to stdout, one per line; a summary goes to stderr.
     .action(async (id: string, options: CheckoutCommandOptions, command) => {
       const repository = await context.openRepository(command);
       const thing = await repository.resolve(id);
-      const checkoutOptions = { outputDirectory: path.resolve(context.cwd, options.outputDirectory), force: options.force === true, path: options.path };
+      const progress = progressBar(context.stderr, "checkout");
+      const checkoutOptions = {
+        outputDirectory: path.resolve(context.cwd, options.outputDirectory),
+        force: options.force === true,
+        path: options.path,
+        onProgress: progress.update,
+      };
       let result: CheckoutResult;
       let checkpoint: Checkpoint | null;
-      if (thing instanceof Checkpoint) {
-        result = await thing.checkout(checkoutOptions);
-        checkpoint = thing;
-      } else {
-        const experimentResult = await thing.checkout(checkoutOptions);
-        result = experimentResult;
-        checkpoint = experimentResult.checkpoint;
+      try {
+        if (thing instanceof Checkpoint) {
+          result = await thing.checkout(checkoutOptions);
+          checkpoint = thing;
+        } else {
+          const experimentResult = await thing.checkout(checkoutOptions);
+          result = experimentResult;
+          checkpoint = experimentResult.checkpoint;
+        }
+      } finally {
+        progress.stop();
       }
       const shown = (stored: string): string => path.relative(context.cwd, path.join(result.outputDirectory, stored)) || ".";
       let bytes = 0;

@@ -3,6 +3,7 @@
  * write src/cli/commands/NAME.ts exporting a RegisterCommand and add one line here.
  */
 import type { RegisterCommand } from "../command.js";
+import { registerCache } from "./cache.js";
 import { registerCheckout } from "./checkout.js";
 import { registerDiff } from "./diff.js";
 import { registerGc } from "./gc.js";
@@ -28,5 +29,6 @@ export const commands: RegisterCommand[] = [
   registerInit,
   registerPush,
   registerVerify,
+  registerCache,
   registerRpc,
 ];

@@ -1,0 +1,46 @@
+import cliProgress from "cli-progress";
+import { formatBytes } from "./format.js";
+import type { Output } from "../context.js";
+
+/** A byte progress reporter: `update(done, total)` and `stop()`. */
+export interface Progress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar on stderr for long transfers, shown only when stderr is a terminal (never in
+ * pipes, logs or --json runs) and only once a transfer has taken more than a moment.
+ *
+ * @example
+ * const progress = progressBar(context.stderr, "checkout");
+ * await checkpoint.checkout({ outputDirectory, onProgress: progress.update });
+ * progress.stop();
+ */
+export function progressBar(stderr: Output, label: string, delayMs = 500): Progress {
+  if (!stderr.isTTY) return { update() {}, stop() {} };
+  const started = Date.now();
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    update(done, total) {
+      if (bar === null) {
+        if (Date.now() - started < delayMs || total === 0) return;
+        bar = new cliProgress.SingleBar(
+          {
+            format: `${label} [{bar}] {percentage}% {doneText} of {totalText} {eta_formatted}`,
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, done, { doneText: formatBytes(done), totalText: formatBytes(total) });
+      }
+      bar.setTotal(total);
+      bar.update(done, { doneText: formatBytes(done), totalText: formatBytes(total) });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
