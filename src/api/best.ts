@@ -1,7 +1,8 @@
-import type { PrimaryMetric } from "../repository/types.js";
+import type { PrimaryMetric, StoredMetric } from "../repository/types.js";
 
+/** A checkpoint as read (numbers) or as stored (non-finite values as strings, never the best). */
 interface Scored {
-  metrics: Record<string, number>;
+  metrics: Record<string, number | StoredMetric>;
   primaryMetric: PrimaryMetric | null;
 }
 
@@ -27,14 +28,23 @@ export function primaryMetricOf(checkpoints: readonly Scored[]): PrimaryMetric |
  * bestOf([{ metrics: { loss: 0.3 }, primaryMetric }, { metrics: { loss: NaN }, primaryMetric }]);
  */
 export function bestOf<T extends Scored>(checkpoints: readonly T[]): T | null {
+  const index = bestIndexOf(checkpoints);
+  return index === null ? null : checkpoints[index]!;
+}
+
+/** The index of the best checkpoint (see bestOf), or null. */
+export function bestIndexOf(checkpoints: readonly Scored[]): number | null {
   const primary = primaryMetricOf(checkpoints);
   if (!primary) return null;
-  let best: T | null = null;
-  for (const checkpoint of checkpoints) {
-    const value = checkpoint.metrics[primary.name];
-    if (value === undefined || !Number.isFinite(value)) continue;
-    const current = best?.metrics[primary.name];
-    if (best === null || current === undefined || (primary.goal === "minimize" ? value < current : value > current)) best = checkpoint;
+  let best: number | null = null;
+  let bestValue = 0;
+  for (let i = 0; i < checkpoints.length; i++) {
+    const value = checkpoints[i]!.metrics[primary.name];
+    if (typeof value !== "number" || !Number.isFinite(value)) continue;
+    if (best === null || (primary.goal === "minimize" ? value < bestValue : value > bestValue)) {
+      best = i;
+      bestValue = value;
+    }
   }
   return best;
 }

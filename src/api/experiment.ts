@@ -12,7 +12,7 @@ import type {
   TreeRef,
 } from "../repository/types.js";
 import type { Storage } from "../storage/storage.js";
-import { bestOf, primaryMetricOf } from "./best.js";
+import { bestIndexOf, primaryMetricOf } from "./best.js";
 import { Checkpoint } from "./checkpoint.js";
 import { checkoutEntries, selectEntries, type CheckoutOptions, type CheckoutResult } from "./checkout.js";
 
@@ -36,7 +36,10 @@ export class Experiment {
   readonly environment: EnvironmentInfo;
   readonly git: GitInfo | null;
   readonly dependencies: Record<string, DependencyInfo>;
-  readonly checkpoints: Checkpoint[];
+  private readonly record: LoadedExperiment["record"];
+  /** Checkpoint objects built so far, by index; one object per checkpoint, whichever way reached. */
+  private readonly built: (Checkpoint | undefined)[] = [];
+  private checkpointList: Checkpoint[] | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -54,7 +57,25 @@ export class Experiment {
     this.environment = record.environment;
     this.git = record.git;
     this.dependencies = record.dependencies;
-    this.checkpoints = record.checkpoints.map((c) => new Checkpoint(storage, c, record.id));
+    this.record = record;
+  }
+
+  /**
+   * The checkpoints, in the order recorded. Built on first use: a listing of thousands of
+   * experiments mostly needs only best() and latest().
+   */
+  get checkpoints(): Checkpoint[] {
+    this.checkpointList ??= this.record.checkpoints.map((_, index) => this.checkpointAt(index));
+    return this.checkpointList;
+  }
+
+  /** How many checkpoints the experiment has (without building them). */
+  get checkpointCount(): number {
+    return this.record.checkpoints.length;
+  }
+
+  private checkpointAt(index: number): Checkpoint {
+    return (this.built[index] ??= new Checkpoint(this.storage, this.record.checkpoints[index]!, this.id));
   }
 
   get description(): string {
@@ -63,7 +84,7 @@ export class Experiment {
 
   /** The primary metric declared by the most recent checkpoint that declares one. */
   get primaryMetric(): PrimaryMetric | null {
-    return primaryMetricOf(this.checkpoints);
+    return primaryMetricOf(this.record.checkpoints);
   }
 
   /**
@@ -73,12 +94,14 @@ export class Experiment {
    * const model = await experiment.best()?.read("model.json");
    */
   best(): Checkpoint | null {
-    return bestOf(this.checkpoints);
+    const index = bestIndexOf(this.record.checkpoints);
+    return index === null ? null : this.checkpointAt(index);
   }
 
   /** The most recent checkpoint, or null. @example experiment.latest()?.step */
   latest(): Checkpoint | null {
-    return this.checkpoints.at(-1) ?? null;
+    const count = this.record.checkpoints.length;
+    return count === 0 ? null : this.checkpointAt(count - 1);
   }
 
   /** The files of the code snapshot. @example (await experiment.codeFiles()).length */

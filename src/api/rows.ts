@@ -23,7 +23,7 @@ export function toQueryRow(experiment: Experiment): QueryRow {
     host: experiment.environment?.host ?? null,
     created: experiment.created.toISOString(),
     stopped: experiment.stopped?.toISOString() ?? null,
-    checkpoints: experiment.checkpoints.length,
+    checkpoints: experiment.checkpointCount,
     step: best?.step ?? null,
     command: experiment.environment?.command?.join(" ") ?? null,
     "git.commit": experiment.git?.commit ?? null,
