@@ -11,6 +11,7 @@
  * await best?.checkout({ outputDirectory: "weights" });
  */
 import { resolveProject } from "./config.js";
+import type { StorageSettings } from "./storage/settings.js";
 import { Repository, type ListOptions, type ExperimentList } from "./api/repository.js";
 import type { InitOptions } from "./api/init.js";
 import type { Run } from "./api/run.js";
@@ -26,24 +27,28 @@ export { Run, type CheckpointOptions, type RecordedCheckpoint } from "./api/run.
 export type { InitOptions } from "./api/init.js";
 export type { CheckoutOptions, CheckoutResult } from "./api/checkout.js";
 export { resolveProject, type ResolvedProject } from "./config.js";
+export type { StorageSettings } from "./storage/settings.js";
 export { setDiagnosticSink } from "./repository/diagnostics.js";
 export type * from "./repository/types.js";
 
 /**
- * Opens a repository by URL or folder (a path, `file://…`).
+ * Opens a repository by URL or folder (a path, `file://…`, `s3://bucket/prefix`,
+ * `gs://bucket/prefix`, `azure://account/container/prefix`). `storage` takes the settings
+ * cairn.yaml's `storage:` would (endpoint, region, forcePathStyle, ...; see docs/STORAGE.md).
  *
  * @example
  * const repository = await cairn.openRepository("/data/cairn");
  * const experiments = await repository.experiments.list();
+ * const minio = await cairn.openRepository("s3://models/team-a", { storage: { endpoint: "http://127.0.0.1:9000" } });
  */
-export function openRepository(url: string, options: { projectDirectory?: string; recover?: boolean } = {}): Promise<Repository> {
+export function openRepository(url: string, options: { projectDirectory?: string; recover?: boolean; storage?: StorageSettings } = {}): Promise<Repository> {
   return Repository.open(url, options);
 }
 
 /** The repository the current directory belongs to (cairn.yaml, CAIRN_REPOSITORY, or .cairn/). */
 async function defaultRepository(repository?: string): Promise<Repository> {
   const project = resolveProject({ repository });
-  return Repository.open(project.repository, { projectDirectory: project.directory });
+  return Repository.open(project.repository, { projectDirectory: project.directory, storage: project.config.storage });
 }
 
 /**
@@ -55,7 +60,7 @@ async function defaultRepository(repository?: string): Promise<Repository> {
  */
 export async function init(options: InitOptions = {}): Promise<Run> {
   const project = resolveProject({ repository: options?.repository });
-  const repository = await Repository.open(project.repository, { projectDirectory: project.directory });
+  const repository = await Repository.open(project.repository, { projectDirectory: project.directory, storage: project.config.storage });
   return repository.init(options);
 }
 

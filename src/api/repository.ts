@@ -66,12 +66,14 @@ export class Repository {
    * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
    * left behind when they were killed (unless `recover: false`).
    *
+   * `storage` is the `storage:` mapping of cairn.yaml (endpoint, region, forcePathStyle, ...).
+   *
    * @example
    * const repository = await Repository.open(".cairn", { projectDirectory: process.cwd() });
    */
-  static async open(url: string, options: { projectDirectory?: string; recover?: boolean } = {}): Promise<Repository> {
+  static async open(url: string, options: { projectDirectory?: string; recover?: boolean; storage?: unknown } = {}): Promise<Repository> {
     const projectDirectory = options.projectDirectory ?? process.cwd();
-    const opened = await openStorage(url, { baseDirectory: projectDirectory });
+    const opened = await openStorage(url, { baseDirectory: projectDirectory, settings: options.storage });
     const remote = isRemoteUrl(opened.url);
     // Remote contents are cached on local disk (immutable, so shared by every repository).
     const storage = remote ? withObjectCache(opened, path.join(cacheDirectory(), "objects")) : opened;
@@ -104,9 +106,19 @@ export class Repository {
     return { experiments: experiments.map((e) => this.wrap(e)), problems };
   }
 
-  /** Lists records, reading only those changed since the last listing when a cache is kept. */
-  private async loadRecords(): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
-    if (this.recordStore === null) return loadExperiments(this.storage);
+  /**
+   * Every record as read, with status: what `load()` wraps. Records unchanged since this
+   * repository's previous listing (same etag) are not read again, so a long-lived reader (the
+   * web UI's server) refreshes cheaply; remote repositories also keep them on local disk.
+   *
+   * @example
+   * const { experiments } = await repository.loadRecords(); // LoadedExperiment[], for resolveId
+   */
+  async loadRecords(): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
+    if (this.recordStore === null) {
+      this.recordCache ??= new Map();
+      return loadExperiments(this.storage, new Date(), this.recordCache);
+    }
     this.recordCache ??= await this.recordStore.load();
     const result = await loadExperiments(this.storage, new Date(), this.recordCache);
     await this.recordStore.save(this.recordCache).catch(() => {

@@ -59,7 +59,7 @@ export function processContext(): CliContext {
     async openRepository(command, options = {}) {
       const given = (command.optsWithGlobals() as { repository?: string }).repository;
       const project = resolveProject({ repository: given });
-      return Repository.open(project.repository, { projectDirectory: project.directory, recover: options.recover });
+      return Repository.open(project.repository, { projectDirectory: project.directory, recover: options.recover, storage: project.config.storage });
     },
     confirm: (question) => ask(question, process.stdin, process.stderr),
     warn: (message) => stderr.write(`${stderr.colors.yellow("warning:")} ${message}\n`),

@@ -157,7 +157,7 @@ export class RpcSession {
     const key = `${resolved.repository}\0${resolved.directory}`;
     let opening = this.repositories.get(key);
     if (!opening) {
-      opening = Repository.open(resolved.repository, { projectDirectory: resolved.directory });
+      opening = Repository.open(resolved.repository, { projectDirectory: resolved.directory, storage: resolved.config.storage });
       this.repositories.set(key, opening);
       // A failed open (a typo in the URL, storage down) must not be remembered.
       opening.catch(() => this.repositories.delete(key));

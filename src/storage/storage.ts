@@ -43,4 +43,6 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** A local folder for this repository's spool and caches, on this machine. */
   localStateDirectory(): string;
+  /** Releases connections (remote drivers); the storage is not used afterwards. Optional. */
+  close?(): Promise<void>;
 }

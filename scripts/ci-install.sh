@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need: a throwaway single-node Ceph cluster (monitor,
+# memstore OSD, radosgw; set up by test/servers/ceph.ts through python3-rados) is the S3 server of
+# the storage tests, and setpriv (util-linux) ties every test server's life to the test run.
+# Idempotent and quiet: nothing is fetched when everything is there; apt's output is shown only
+# if it fails. Run as root (CI does), or with sudo available.
+set -euo pipefail
+
+packages=(ceph-mon ceph-osd radosgw ceph-common python3-rados uuid-runtime util-linux)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+as_root=()
+[ "$(id -u)" -ne 0 ] && as_root=(sudo)
+
+echo "ci-install: installing ${missing[*]}" >&2
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "ci-install: apt-get failed (above)" >&2
+  exit 1
+fi
