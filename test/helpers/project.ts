@@ -32,9 +32,10 @@ export interface ScriptResult {
 
 /** Environment for child processes: no colour, quick heartbeats, no inherited repository. */
 export function childEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", CAIRN_HEARTBEAT_INTERVAL: "0.2", ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", CAIRN_HEARTBEAT_INTERVAL: "0.2" };
+  // The test run's own repository setting must not leak in; the caller's `extra` may set one.
   delete env.CAIRN_REPOSITORY;
-  return env;
+  return { ...env, ...extra };
 }
 
 /**
