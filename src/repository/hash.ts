@@ -26,10 +26,10 @@ export function hashBytes(bytes: Buffer | string): string {
 }
 
 /**
- * Copies `source` to `destination` and hashes the bytes copied, in one pass: each chunk is read,
- * hashed, and written while the next one is read. The hash is of exactly the bytes written, even
- * if another process rewrites the source meanwhile (hashing the source and copying it separately
- * could pair one version's hash with another version's bytes).
+ * Copies `source` to `destination` and hashes the bytes copied, in one pass: while one chunk is
+ * hashed, the next is being read and the previous one written. The hash is of exactly the bytes
+ * written, even if another process rewrites the source meanwhile (hashing the source and copying
+ * it separately could pair one version's hash with another version's bytes).
  *
  * @example
  * const { sha256, size } = await copyAndHash("model.pth", "/repo/local/spool/tmp-1");
@@ -40,20 +40,28 @@ export async function copyAndHash(source: string, destination: string): Promise<
   try {
     const output = await fs.open(destination, "wx");
     try {
-      // Two buffers: one being written while the other is read and hashed.
-      const buffers = [Buffer.allocUnsafe(COPY_CHUNK_BYTES), Buffer.allocUnsafe(COPY_CHUNK_BYTES)];
+      // Three buffers: chunk t is hashed while t+1 is read and t-1 written.
+      const buffers = [0, 1, 2].map(() => Buffer.allocUnsafeSlow(COPY_CHUNK_BYTES));
       let position = 0;
       let pendingWrite: Promise<unknown> = Promise.resolve();
-      for (let turn = 0; ; turn++) {
-        const buffer = buffers[turn % 2]!;
-        const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
+      let pendingRead = settled(input.read(buffers[0]!, 0, COPY_CHUNK_BYTES, 0));
+      try {
+        for (let turn = 0; ; turn++) {
+          const buffer = buffers[turn % 3]!;
+          const { bytesRead } = await pendingRead;
+          if (bytesRead === 0) break;
+          // The buffer read into next was last written at turn-2, awaited at turn-1.
+          pendingRead = settled(input.read(buffers[(turn + 1) % 3]!, 0, COPY_CHUNK_BYTES, position + bytesRead));
+          hash.update(buffer.subarray(0, bytesRead));
+          await pendingWrite;
+          pendingWrite = settled(writeFully(output, buffer, bytesRead, position));
+          position += bytesRead;
+        }
         await pendingWrite;
-        pendingWrite = writeFully(output, buffer, bytesRead, position);
-        position += bytesRead;
+      } finally {
+        // On an error, let the operation still in flight finish before the files are closed.
+        await Promise.allSettled([pendingRead, pendingWrite]);
       }
-      await pendingWrite;
       return { sha256: hash.digest("hex"), size: position };
     } finally {
       await output.close();
@@ -63,7 +71,17 @@ export async function copyAndHash(source: string, destination: string): Promise<
   }
 }
 
-const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * 512 KiB: measured on Linux 6.18/ext4, writes of 2 MiB and more cost about twice the CPU per
+ * byte of writes of 256 KiB to 1 MiB (bench/, docs/BENCHMARKS.md); below that, syscalls add up.
+ */
+const COPY_CHUNK_BYTES = 512 * 1024;
+
+/** The same promise, marked as handled so a failure while another await is pending is not "unhandled". */
+function settled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
 
 async function writeFully(output: fs.FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
   let written = 0;

@@ -1,0 +1,162 @@
+/**
+ * Helpers shared by the benchmark cases: timing, medians, subprocesses and big test files.
+ * Benchmarks measure; they never assert on time (that is the harness's table, not a test).
+ */
+import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { createReadStream, readFileSync } from "node:fs";
+import * as fs from "node:fs/promises";
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+/**
+ * The median of some numbers (the mean of the middle two for an even count).
+ *
+ * @example
+ * median([3, 1, 2]); // 2
+ */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Seconds that `work` takes (high-resolution clock).
+ *
+ * @example
+ * const seconds = await time(() => fs.copyFile(a, b));
+ */
+export async function time(work) {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/**
+ * CPU seconds (user + system) of this process, all threads included (the libuv pool too).
+ *
+ * @example
+ * const before = cpuSeconds(); work(); const used = cpuSeconds() - before;
+ */
+export function cpuSeconds() {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/**
+ * CPU seconds of this process's finished children (Linux: /proc/self/stat cutime + cstime, in
+ * 10 ms ticks); null elsewhere. Only meaningful when one child runs at a time.
+ */
+function childrenCpuSeconds() {
+  try {
+    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs a command to completion; rejects with its stderr when it fails. Returns stdout, the wall
+ * time in seconds from spawn to exit, and the child's CPU seconds (null when unknown).
+ *
+ * @example
+ * const { seconds, cpu } = await run("cp", ["a", "b"]);
+ */
+export function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const cpuBefore = childrenCpuSeconds();
+    const start = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (chunk) => out.push(chunk));
+    child.stderr.on("data", (chunk) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      const cpuAfter = childrenCpuSeconds();
+      const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+      if (code === 0) resolve({ stdout, stderr, seconds, cpu });
+      else reject(new Error(`${command} ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${stderr || stdout}`));
+    });
+  });
+}
+
+/**
+ * Writes `size` bytes of random data (incompressible, no repeated blocks) to `file`.
+ *
+ * @example
+ * await makeRandomFile("/tmp/model.bin", 1024 * MiB);
+ */
+export async function makeRandomFile(file, size) {
+  const handle = await fs.open(file, "w");
+  const block = Buffer.alloc(16 * MiB);
+  try {
+    for (let written = 0; written < size; written += block.length) {
+      randomFillSync(block);
+      await handle.write(block, 0, Math.min(block.length, size - written));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads a file once so later runs find it in the page cache (we cannot drop caches here).
+ *
+ * @example
+ * await warm("/tmp/model.bin");
+ */
+export async function warm(file) {
+  for await (const _ of createReadStream(file, { highWaterMark: 4 * MiB }));
+}
+
+/**
+ * Flushes dirty pages so each timed run starts with the same amount of pending writeback.
+ *
+ * @example
+ * await sync(); const seconds = await time(() => copy());
+ */
+export async function sync() {
+  await run("sync", []);
+}
+
+/**
+ * Formats seconds for people.
+ *
+ * @example
+ * formatSeconds(0.0456); // "45.6 ms"
+ */
+export function formatSeconds(seconds) {
+  if (seconds >= 1) return `${seconds.toFixed(2)} s`;
+  if (seconds >= 1e-3) return `${(seconds * 1e3).toFixed(seconds >= 0.1 ? 0 : 1)} ms`;
+  return `${(seconds * 1e6).toFixed(1)} µs`;
+}
+
+/**
+ * Formats a byte count.
+ *
+ * @example
+ * formatBytes(64 * MiB); // "64.0 MiB"
+ */
+export function formatBytes(bytes) {
+  if (bytes >= GiB) return `${(bytes / GiB).toFixed(2)} GiB`;
+  if (bytes >= MiB) return `${(bytes / MiB).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+/**
+ * The spread of some runs, for a table's notes.
+ *
+ * @example
+ * spread([0.61, 0.65, 0.7]); // "median of 3 (min 610 ms, max 700 ms)"
+ */
+export function spread(values, format = formatSeconds) {
+  return `median of ${values.length} (min ${format(Math.min(...values))}, max ${format(Math.max(...values))})`;
+}
