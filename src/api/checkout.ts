@@ -53,10 +53,11 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
   const byFoldedName = new Map<string, string>();
   for (const entry of entries) {
     // Two names that differ only by case would overwrite each other on macOS and Windows.
-    const folded = entry.path.toLowerCase();
+    // macOS also equates the composed and decomposed forms of accented letters (NFC, NFD).
+    const folded = entry.path.normalize("NFC").toLowerCase();
     const other = byFoldedName.get(folded);
     if (other !== undefined && other !== entry.path) {
-      throw new CairnError("UNSAFE_PATH", `Refusing to check out ${context}: "${other}" and "${entry.path}" differ only by case and would collide on a case-insensitive file system.`);
+      throw new CairnError("UNSAFE_PATH", `Refusing to check out ${context}: "${other}" and "${entry.path}" differ only by case or Unicode form and would collide on a case-insensitive file system.`);
     }
     byFoldedName.set(folded, entry.path);
   }

@@ -90,10 +90,13 @@ export async function startExperiment(storage: Storage, projectDirectory: string
     const trees = new Map([[code.ref.sha256, code.tree]]);
     const writer = new ExperimentWriter(storage, spool, { record: { ...record, checkpoints: [] }, trees, objects });
     writer.start();
+    // The Run (and with it the SIGINT/SIGTERM handling) exists before the first record can be
+    // published: a signal from here on stops the experiment instead of leaving it "crashed".
+    const run = new Run(writer, spool, projectDirectory);
     // Visible to `cairn ps` when init() returns, unless storage is slow: then it goes on in the
     // background rather than hold up the training script.
     await writer.flush(5_000, { quiet: true });
-    return new Run(writer, spool, projectDirectory);
+    return run;
   } catch (error) {
     await spool.remove();
     throw error;

@@ -33,7 +33,8 @@ export const SNAPSHOT_WARN_BYTES = 100 * 1024 * 1024;
 export const DEFAULT_IGNORE_FILE_NAME = ".cairnignore";
 
 /** Never part of a code snapshot, whatever the ignore files say. */
-const ALWAYS_SKIPPED_NAMES = new Set([".git", "node_modules", ".cairn", "__pycache__", "venv", ".venv", ".DS_Store"]);
+// cairn.yaml is Cairn's configuration, not code, and people put tokens next to its settings.
+const ALWAYS_SKIPPED_NAMES = new Set([".git", "node_modules", ".cairn", "__pycache__", "venv", ".venv", ".DS_Store", "cairn.yaml"]);
 
 /** Enough to keep the disk busy without exhausting file descriptors on big trees. */
 const FS_CONCURRENCY = 64;

@@ -3,6 +3,7 @@ import type { Storage } from "../storage/storage.js";
 import { EXPERIMENTS_PREFIX, heartbeatIdOfKey, HEARTBEATS_PREFIX, objectHashOfKey, OBJECTS_PREFIX } from "./layout.js";
 import { loadExperiments, mapLimit } from "./load.js";
 import { readTree } from "./objects.js";
+import { spoolChunkHashes } from "./chunk-lists.js";
 import { listSpools, ExperimentSpool } from "./spool.js";
 
 export interface GcOptions {
@@ -18,9 +19,18 @@ export interface GcReport {
   bytes: number;
   /** Unreferenced keys kept because they are younger than the grace period. */
   keptYoung: number;
+  /**
+   * Unreferenced objects kept, whatever the grace period, because a writer that is running now
+   * may still need them: uploaded since it started, for checkpoints its record does not show yet.
+   */
+  keptForLiveWriters?: number;
 }
 
 export const DEFAULT_GC_GRACE_MS = 24 * 3600_000;
+/** Slack for the difference between a writer's clock (a record's `created`) and the storage's. */
+const CLOCK_SKEW_MS = 3600_000;
+/** How long a heartbeat without a record counts as a writer still publishing its first record. */
+const STARTING_WRITER_MS = 10 * 60_000;
 
 /**
  * Deletes objects that no record refers to and that are older than the grace period, plus
@@ -33,14 +43,66 @@ export const DEFAULT_GC_GRACE_MS = 24 * 3600_000;
 export async function collectGarbage(storage: Storage, options: GcOptions = {}): Promise<GcReport> {
   const grace = options.gracePeriodMs ?? DEFAULT_GC_GRACE_MS;
   const now = Date.now();
-  const { experiments, problems } = await loadExperiments(storage);
+  const referenced = new Set<string>();
+  const live = new Set<string>();
+  const { experiments } = await addReferences(storage, referenced, live);
+  // A running writer uploads contents before the record that names them, on another machine
+  // perhaps (its spool is not visible here): whatever is younger than the oldest running
+  // experiment may be its and stays, however short the grace period. A heartbeat with no
+  // record yet is a writer publishing its first record: then the default grace period applies.
+  let keepAfter = now - grace;
+  for (const { record, status } of experiments) {
+    if (status === "running") keepAfter = Math.min(keepAfter, Date.parse(record.created) - CLOCK_SKEW_MS);
+  }
+  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+    const id = heartbeatIdOfKey(info.key);
+    if (id !== null && !live.has(id) && now - info.modified.getTime() < STARTING_WRITER_MS) keepAfter = Math.min(keepAfter, now - DEFAULT_GC_GRACE_MS);
+  }
+
+  const report: GcReport = { removed: [], bytes: 0, keptYoung: 0, keptForLiveWriters: 0 };
+  let candidates: { key: string; size: number }[] = [];
+  for await (const info of storage.list(OBJECTS_PREFIX)) {
+    const sha256 = objectHashOfKey(info.key);
+    if (sha256 !== null && referenced.has(sha256)) continue;
+    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
+    else if (info.modified.getTime() > keepAfter) report.keptForLiveWriters! += 1;
+    else candidates.push({ key: info.key, size: info.size });
+  }
+  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+    const id = heartbeatIdOfKey(info.key);
+    if (id !== null && live.has(id)) continue;
+    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
+    else candidates.push({ key: info.key, size: info.size });
+  }
+  // Read the records once more: one published since the first reading may name a candidate
+  // (contents a new checkpoint shares with removed experiments, found present by its writer).
+  if (candidates.length > 0 && !options.dryRun) {
+    await addReferences(storage, referenced, live);
+    candidates = candidates.filter(({ key }) => {
+      const sha256 = objectHashOfKey(key) ?? heartbeatIdOfKey(key);
+      return sha256 === null || !(referenced.has(sha256) || live.has(sha256));
+    });
+  }
+  for (const candidate of candidates) {
+    if (!options.dryRun) await storage.delete(candidate.key);
+    report.removed.push(candidate.key);
+    report.bytes += candidate.size;
+  }
+  return report;
+}
+
+/**
+ * Adds to `referenced` every object the readable records and this machine's spools refer to,
+ * and to `live` every experiment they hold. Throws when a record or tree is unreadable.
+ */
+async function addReferences(storage: Storage, referenced: Set<string>, live: Set<string>): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
+  const loaded = await loadExperiments(storage);
+  const { experiments, problems } = loaded;
   const corrupt = problems.filter((p) => p.key.startsWith(EXPERIMENTS_PREFIX));
   if (corrupt.length > 0) {
     throw new CairnError("CORRUPT", `gc stopped: ${corrupt.length} record(s) cannot be read, so what they refer to is unknown:\n${corrupt.map((p) => `  ${p.message}`).join("\n")}\nRepair or remove them ("cairn rm"), then run gc again.`);
   }
-  const referenced = new Set<string>();
   const trees: { sha256: string; context: string }[] = [];
-  const live = new Set<string>();
   for (const { record } of experiments) {
     live.add(record.id);
     if (record.code) trees.push({ sha256: record.code.sha256, context: `the code of experiment ${record.id.slice(0, 7)}` });
@@ -62,6 +124,8 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
       }
     }
     for (const sha256 of state.objects) referenced.add(sha256);
+    // Chunks of large files published from this spool, whose trees may not be published yet.
+    for (const sha256 of await spoolChunkHashes(directory)) referenced.add(sha256);
   }
   await mapLimit(trees, 16, async ({ sha256, context }) => {
     if (referenced.has(sha256)) return;
@@ -74,24 +138,5 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
     }
   });
 
-  const report: GcReport = { removed: [], bytes: 0, keptYoung: 0 };
-  const candidates: { key: string; size: number }[] = [];
-  for await (const info of storage.list(OBJECTS_PREFIX)) {
-    const sha256 = objectHashOfKey(info.key);
-    if (sha256 !== null && referenced.has(sha256)) continue;
-    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
-    else candidates.push({ key: info.key, size: info.size });
-  }
-  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
-    const id = heartbeatIdOfKey(info.key);
-    if (id !== null && live.has(id)) continue;
-    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
-    else candidates.push({ key: info.key, size: info.size });
-  }
-  for (const candidate of candidates) {
-    if (!options.dryRun) await storage.delete(candidate.key);
-    report.removed.push(candidate.key);
-    report.bytes += candidate.size;
-  }
-  return report;
+  return loaded;
 }

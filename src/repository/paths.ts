@@ -19,6 +19,8 @@ export function checkRelativePath(value: string): string | null {
   for (const segment of value.split("/")) {
     if (segment === "") return "has an empty segment";
     if (segment === "." || segment === "..") return `has a "${segment}" segment`;
+    // File systems refuse longer names; say so here rather than fail halfway through a checkout.
+    if (Buffer.byteLength(segment) > 255) return "has a name longer than 255 bytes";
   }
   return null;
 }

@@ -1,20 +1,40 @@
 import * as fs from "node:fs/promises";
 import { CairnError } from "../errors.js";
 import type { Storage } from "../storage/storage.js";
+import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
+import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
+import { hashBytes } from "./hash.js";
 import { encodeTree } from "./objects.js";
 import { experimentKey, objectKey } from "./layout.js";
 import type { ExperimentSpool } from "./spool.js";
-import type { ExperimentRecord, Tree } from "./types.js";
+import type { ExperimentRecord, Tree, TreeRef } from "./types.js";
+
+/**
+ * Files at least this large are stored as content-defined chunks (see chunker.ts), so that a
+ * checkpoint which changes part of a large file stores only about that part again. Smaller files
+ * are stored whole: one object each is cheaper than a chunk list, and they dedup as files.
+ */
+export const CHUNK_THRESHOLD_BYTES = 8 * 1024 * 1024;
 
 /**
  * Publishes what a spool holds, in the commit order that keeps readers safe: file contents
  * first, then the trees that list them, then the record that points at the trees. Every step is
  * idempotent (objects are content-addressed and written only when absent), so a publish that is
  * interrupted and redone, by this process or a later one, does no harm.
+ *
+ * Large files are chunked here, in the background, not when captured: `checkpoint()` only copies
+ * them into the spool. Their tree entries gain a `chunks` list, which changes the tree's bytes
+ * and so its hash: the journal keeps the trees as captured (whole files), and the record that is
+ * published points at the chunked trees instead. Chunking is deterministic, so a publish redone
+ * after a crash arrives at the same trees.
  */
 export class SpoolPublisher {
-  /** Objects and trees known to be in the repository already, to skip repeat work. */
+  /** Objects known to be in the repository already, to skip repeat work. */
   private readonly published = new Set<string>();
+  /** Large files' chunk lists by whole-file hash, for this round; null for one stored whole (by an older writer). */
+  private readonly chunkLists = new Map<string, ChunkRef[] | null>();
+  /** Published trees: the hash of a tree as captured → the hash of the tree as published. */
+  private readonly publishedTrees = new Map<string, string>();
 
   constructor(
     private readonly storage: Storage,
@@ -29,15 +49,55 @@ export class SpoolPublisher {
    * await publisher.publish(record, trees, [diffSha]);
    */
   async publish(record: ExperimentRecord, trees: Map<string, Tree>, extraObjects: string[]): Promise<void> {
-    const needed = new Set(extraObjects);
-    for (const tree of trees.values()) for (const file of tree.files) needed.add(file.sha256);
-    await this.uploadObjects([...needed].filter((sha) => !this.published.has(sha)));
-    for (const [sha256, tree] of trees) {
-      if (this.published.has(sha256)) continue;
-      await this.storage.putIfAbsent(objectKey(sha256), encodeTree(tree));
-      this.published.add(sha256);
+    // What is published is what exists now: a checkpoint added while this runs waits for the
+    // next round, so no tree can be written before its files, nor a record before its trees.
+    const snapshot = { ...record, checkpoints: record.checkpoints.slice() };
+    const pendingTrees = [...trees].filter(([sha256]) => !this.publishedTrees.has(sha256));
+
+    const whole = new Set(extraObjects);
+    const large = new Map<string, number>();
+    for (const [, tree] of pendingTrees) {
+      for (const file of tree.files) {
+        if (file.chunks) continue; // already chunked by whoever built the tree
+        if (file.size >= CHUNK_THRESHOLD_BYTES) large.set(file.sha256, file.size);
+        else whole.add(file.sha256);
+      }
     }
-    await this.storage.put(experimentKey(record.id), JSON.stringify(record));
+    await Promise.all([
+      this.uploadObjects([...whole].filter((sha) => !this.published.has(sha))),
+      this.chunkFiles([...large]),
+    ]);
+
+    for (const [sha256, tree] of pendingTrees) {
+      const files = tree.files.map((file) => {
+        const chunks = file.chunks ? undefined : this.chunkLists.get(file.sha256);
+        return chunks ? { ...file, chunks } : file;
+      });
+      const bytes = encodeTree({ files });
+      const publishedSha = hashBytes(bytes);
+      if (!this.published.has(publishedSha)) {
+        await this.storage.putIfAbsent(objectKey(publishedSha), bytes);
+        this.published.add(publishedSha);
+      }
+      this.publishedTrees.set(sha256, publishedSha);
+    }
+    // Lists are needed only until their trees are out (a long run makes many); the spool keeps
+    // each on disk should the same file come again.
+    this.chunkLists.clear();
+
+    const published: ExperimentRecord = {
+      ...snapshot,
+      code: this.publishedRef(snapshot.code),
+      checkpoints: snapshot.checkpoints.map((checkpoint) => (checkpoint.tree ? { ...checkpoint, tree: this.publishedRef(checkpoint.tree) } : checkpoint)),
+    };
+    await this.storage.put(experimentKey(record.id), JSON.stringify(published));
+  }
+
+  /** A record's reference to a tree as captured, turned into one to the tree as published. */
+  private publishedRef<T extends TreeRef | null>(ref: T): T {
+    if (ref === null) return ref;
+    const sha256 = this.publishedTrees.get(ref.sha256);
+    return sha256 === undefined || sha256 === ref.sha256 ? ref : { ...ref, sha256 };
   }
 
   private async uploadObjects(hashes: string[]): Promise<void> {
@@ -69,5 +129,106 @@ export class SpoolPublisher {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, hashes.length) }, worker));
+  }
+
+  /** Chunks large files one after the other (each one's chunks upload in parallel). */
+  private async chunkFiles(files: [string, number][]): Promise<void> {
+    for (const [sha256, size] of files) this.chunkLists.set(sha256, await this.chunkFile(sha256, size));
+  }
+
+  /**
+   * A large file's chunks, all in the repository when this returns. In order of preference: the
+   * list saved by an earlier publish of this spool; the captured copy, cut and uploaded now; the
+   * whole file as an older writer stored it.
+   */
+  private async chunkFile(sha256: string, size: number): Promise<ChunkRef[] | null> {
+    const saved = await loadChunkList(this.spool.directory, sha256);
+    if (saved && saved.reduce((sum, chunk) => sum + chunk.size, 0) === size) {
+      for (const chunk of saved) this.published.add(chunk.sha256);
+      return saved;
+    }
+    const local = this.spool.objectPath(sha256);
+    let located: LocatedChunk[];
+    try {
+      located = await this.uploadChunks(local);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      if (await this.storage.stat(objectKey(sha256))) return null;
+      throw new CairnError("CORRUPT", `Captured object ${sha256} is missing from the spool ${this.spool.directory} and from the repository.`, { cause: error });
+    }
+    const total = located.reduce((sum, chunk) => sum + chunk.size, 0);
+    if (total !== size) {
+      throw new CairnError("CORRUPT", `Captured object ${sha256} in ${this.spool.directory} holds ${total} bytes, but ${size} were captured.`);
+    }
+    const chunks = located.map(({ sha256, size }) => ({ sha256, size }));
+    // The list must outlive the captured copy, for a publish redone after a crash.
+    await saveChunkList(this.spool.directory, sha256, chunks);
+    await fs.rm(local, { force: true });
+    return chunks;
+  }
+
+  /**
+   * Cuts a captured file on the chunk worker and uploads each chunk the repository lacks while
+   * the rest is still being cut. Each upload reads its chunk from the captured copy (one buffer
+   * of at most the maximum chunk size per upload in flight), straight into the storage's put:
+   * for a local folder that is one write of the chunk into `objects/`, and no other copy.
+   */
+  private async uploadChunks(local: string): Promise<LocatedChunk[]> {
+    const handle = await fs.open(local, "r");
+    try {
+      const queue: LocatedChunk[] = [];
+      const queued = new Set<string>();
+      const waiting: (() => void)[] = [];
+      let cutting = true;
+      let failure: unknown = null;
+      const uploader = async (): Promise<void> => {
+        for (;;) {
+          const chunk = queue.shift();
+          if (chunk) await this.uploadChunk(handle, local, chunk);
+          else if (!cutting) return;
+          else await new Promise<void>((resolve) => waiting.push(resolve));
+        }
+      };
+      const uploaders = Array.from({ length: this.concurrency }, () =>
+        uploader().catch((error: unknown) => {
+          // The first failure stops the uploads; the worker still finishes cutting its file.
+          failure ??= error;
+          queue.length = 0;
+        }),
+      );
+      let located: LocatedChunk[];
+      try {
+        located = await chunkAndHashFile(local, (chunk) => {
+          if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) return;
+          queued.add(chunk.sha256);
+          queue.push(chunk);
+          waiting.shift()?.();
+        });
+      } finally {
+        cutting = false;
+        for (const wake of waiting.splice(0)) wake();
+        await Promise.all(uploaders);
+      }
+      if (failure) throw failure;
+      return located;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async uploadChunk(handle: fs.FileHandle, local: string, chunk: LocatedChunk): Promise<void> {
+    const key = objectKey(chunk.sha256);
+    // Most chunks of a changed file are in the repository already: a stat is cheaper than a write.
+    if (!(await this.storage.stat(key))) {
+      const bytes = Buffer.allocUnsafe(chunk.size);
+      let done = 0;
+      while (done < chunk.size) {
+        const { bytesRead } = await handle.read(bytes, done, chunk.size - done, chunk.offset + done);
+        if (bytesRead === 0) throw new CairnError("CORRUPT", `Captured file ${local} ended before its chunk at offset ${chunk.offset}.`);
+        done += bytesRead;
+      }
+      await this.storage.putIfAbsent(key, bytes);
+    }
+    this.published.add(chunk.sha256);
   }
 }

@@ -29,13 +29,14 @@ export async function recoverSpools(storage: Storage): Promise<RecoveryReport> {
       report.live.push(directory);
       continue;
     }
-    const state = await spool.readJournal();
-    if (state === null) {
-      // Died before its first journal line: nothing was promised to anyone.
-      await spool.remove();
-      continue;
-    }
     try {
+      // A damaged journal is reported like a failed publish: it must not stop the repository opening.
+      const state = await spool.readJournal();
+      if (state === null) {
+        // Died before its first journal line: nothing was promised to anyone.
+        await spool.remove();
+        continue;
+      }
       await new SpoolPublisher(storage, spool).publish(state.record, state.trees, state.objects);
       await spool.remove();
       report.published.push(state.record.id);

@@ -2,7 +2,10 @@ import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import { CairnError } from "../errors.js";
 import { copyAndHash, hashBytes } from "./hash.js";
+import { experimentKey, isSha256, objectKey } from "./layout.js";
+import { parseExperimentRecord, parseTree } from "./validate.js";
 import { currentProcess, type ProcessIdentity } from "./process-identity.js";
 import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
 
@@ -42,8 +45,12 @@ export class ExperimentSpool {
    */
   static async create(stateDirectory: string, experimentId: string): Promise<ExperimentSpool> {
     const spool = new ExperimentSpool(path.join(stateDirectory, "spool", experimentId));
-    await fs.mkdir(path.join(spool.directory, "objects"), { recursive: true });
-    await fs.writeFile(path.join(spool.directory, "owner.json"), JSON.stringify(currentProcess()));
+    // Built under a hidden name and renamed into place: another process's recovery must never
+    // see the spool before its owner.json, take it for a dead writer's, and delete it.
+    const staging = path.join(stateDirectory, "spool", `.new-${experimentId}-${randomBytes(4).toString("hex")}`);
+    await fs.mkdir(path.join(staging, "objects"), { recursive: true });
+    await fs.writeFile(path.join(staging, "owner.json"), JSON.stringify(currentProcess()));
+    await fs.rename(staging, spool.directory);
     spool.journalFd = openSync(path.join(spool.directory, "journal.jsonl"), "a");
     return spool;
   }
@@ -111,17 +118,22 @@ export class ExperimentSpool {
 
   /**
    * Replays the journal. A torn last line (the process died mid-write) is ignored; so is
-   * anything after it.
+   * anything after it. A line that is JSON but not a journal entry, or a replay that does not
+   * make a valid record, is damage: CairnError("CORRUPT"), so nothing invalid is published.
    */
   async readJournal(): Promise<JournalState | null> {
+    const file = path.join(this.directory, "journal.jsonl");
     let text: string;
     try {
-      text = await fs.readFile(path.join(this.directory, "journal.jsonl"), "utf8");
+      text = await fs.readFile(file, "utf8");
     } catch {
       return null;
     }
+    const damaged = (why: string): never => {
+      throw new CairnError("CORRUPT", `The journal ${file} cannot be replayed: ${why}. Nothing of it was published; the spool is left in place.`);
+    };
     let state: JournalState | null = null;
-    for (const line of text.split("\n")) {
+    for (const [index, line] of text.split("\n").entries()) {
       if (line === "") continue;
       let entry: JournalEntry;
       try {
@@ -129,15 +141,30 @@ export class ExperimentSpool {
       } catch {
         break;
       }
+      const what = `line ${index + 1}`;
+      if (typeof entry !== "object" || entry === null) damaged(`${what} is not an object`);
       if (entry.type === "experiment") {
-        state = { record: { ...entry.record, checkpoints: [] }, trees: new Map(), objects: entry.objects };
-        if (entry.codeTree && entry.record.code) state.trees.set(entry.record.code.sha256, entry.codeTree);
+        if (typeof entry.record !== "object" || entry.record === null) damaged(`${what} has no record`);
+        const objects = entry.objects ?? [];
+        if (!Array.isArray(objects) || !objects.every(isSha256)) damaged(`${what}: "objects" is not a list of SHA-256`);
+        state = { record: { ...entry.record, checkpoints: [] }, trees: new Map(), objects };
+        if (entry.codeTree && isSha256(entry.record.code?.sha256)) state.trees.set(entry.record.code.sha256, entry.codeTree);
       } else if (state && entry.type === "checkpoint") {
+        if (typeof entry.checkpoint !== "object" || entry.checkpoint === null) damaged(`${what} has no checkpoint`);
         state.record.checkpoints.push(entry.checkpoint);
-        if (entry.tree && entry.checkpoint.tree) state.trees.set(entry.checkpoint.tree.sha256, entry.tree);
+        if (entry.tree && isSha256(entry.checkpoint.tree?.sha256)) state.trees.set(entry.checkpoint.tree.sha256, entry.tree);
       } else if (state && entry.type === "stop") {
         state.record.stopped = entry.time;
       }
+    }
+    if (state === null) return null;
+    // What is published must be what any reader accepts.
+    try {
+      state.record = parseExperimentRecord(JSON.stringify(state.record), experimentKey(path.basename(this.directory)));
+      for (const [sha256, tree] of state.trees) parseTree(JSON.stringify(tree), objectKey(sha256));
+    } catch (error) {
+      if (!(error instanceof CairnError)) throw error;
+      damaged(error.message.replace(/ Run "cairn verify".*$/, "").replace(/\.$/, ""));
     }
     return state;
   }
@@ -152,7 +179,8 @@ export class ExperimentSpool {
 export async function listSpools(stateDirectory: string): Promise<string[]> {
   try {
     const entries = await fs.readdir(path.join(stateDirectory, "spool"), { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory()).map((e) => path.join(stateDirectory, "spool", e.name));
+    // Hidden names are spools still being created (see ExperimentSpool.create).
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path.join(stateDirectory, "spool", e.name));
   } catch {
     return [];
   }

@@ -46,6 +46,42 @@ function treeRef(value: unknown, what: string): TreeRef | null {
   return { sha256: ref.sha256, files: count(ref.files, `${what}.files`), bytes: count(ref.bytes, `${what}.bytes`) };
 }
 
+/** Fields a reader shows or computes with must have their types: one hostile record must not crash a listing. */
+function fields(value: Record<string, unknown>, what: string, kinds: Record<string, "string" | "string?" | "number" | "boolean">): void {
+  for (const [name, kind] of Object.entries(kinds)) {
+    const field = value[name];
+    if (field === undefined || (field === null && kind === "string?")) continue;
+    if (typeof field !== kind.replace("?", "")) fail(`${what}.${name} is not a ${kind.replace("?", "")}`);
+  }
+}
+
+function environmentOf(value: unknown): ExperimentRecord["environment"] {
+  const environment = object(value ?? {}, "environment");
+  fields(environment, "environment", { user: "string", host: "string", workingDirectory: "string", node: "string", os: "string", arch: "string", cpu: "string", cpus: "number", memoryBytes: "number" });
+  const { command, gpus, runtimes } = environment;
+  if (command !== undefined && !(Array.isArray(command) && command.every((part) => typeof part === "string"))) fail(`environment.command is not a list of strings`);
+  if (gpus !== undefined) {
+    if (!Array.isArray(gpus)) fail(`environment.gpus is not a list`);
+    gpus.forEach((gpu, i) => fields(object(gpu, `environment.gpus[${i}]`), `environment.gpus[${i}]`, { name: "string", memory: "string?", driver: "string?" }));
+  }
+  if (runtimes !== undefined) for (const [name, version] of Object.entries(object(runtimes, "environment.runtimes"))) if (typeof version !== "string") fail(`environment.runtimes.${name} is not a string`);
+  return environment as unknown as ExperimentRecord["environment"];
+}
+
+function gitOf(value: unknown): ExperimentRecord["git"] {
+  if (value === null || value === undefined) return null;
+  const git = object(value, "git");
+  fields(git, "git", { commit: "string?", branch: "string?", dirty: "boolean", diffBytes: "number", remote: "string?" });
+  if (git.diff !== undefined && git.diff !== null && !isSha256(git.diff)) fail(`git.diff is not a SHA-256`);
+  return git as unknown as ExperimentRecord["git"];
+}
+
+function dependenciesOf(value: unknown): ExperimentRecord["dependencies"] {
+  const dependencies = object(value ?? {}, "dependencies");
+  for (const [name, info] of Object.entries(dependencies)) fields(object(info, `dependencies.${name}`), `dependencies.${name}`, { source: "string", declared: "string?", installed: "string?" });
+  return dependencies as ExperimentRecord["dependencies"];
+}
+
 function checkpoint(value: unknown, index: number): CheckpointRecord {
   const what = `checkpoints[${index}]`;
   const raw = object(value, what);
@@ -87,7 +123,7 @@ export function parseExperimentRecord(bytes: Buffer | string, key: string): Expe
     if (!key.includes(raw.id)) fail(`"id" ${raw.id} does not match the object's name`);
     const checkpoints = raw.checkpoints ?? [];
     if (!Array.isArray(checkpoints)) fail(`"checkpoints" is not a list`);
-    const environment = object(raw.environment ?? {}, "environment");
+    const environment = environmentOf(raw.environment);
     const interval = raw.heartbeatIntervalMs;
     if (typeof interval !== "number" || !(interval > 0)) fail(`"heartbeatIntervalMs" is not a positive number`);
     return {
@@ -97,9 +133,9 @@ export function parseExperimentRecord(bytes: Buffer | string, key: string): Expe
       params: (raw.params ?? null) as ExperimentRecord["params"],
       path: string(raw.path ?? "", "path"),
       code: treeRef(raw.code, "code"),
-      environment: environment as unknown as ExperimentRecord["environment"],
-      git: raw.git === null || raw.git === undefined ? null : (object(raw.git, "git") as unknown as ExperimentRecord["git"]),
-      dependencies: object(raw.dependencies ?? {}, "dependencies") as ExperimentRecord["dependencies"],
+      environment,
+      git: gitOf(raw.git),
+      dependencies: dependenciesOf(raw.dependencies),
       heartbeatIntervalMs: interval,
       checkpoints: checkpoints.map(checkpoint),
       stopped: raw.stopped === null || raw.stopped === undefined ? null : date(raw.stopped, "stopped"),

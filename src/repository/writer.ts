@@ -23,6 +23,8 @@ export class ExperimentWriter {
   private lastError: unknown = null;
   private wake: (() => void) | null = null;
   private stopping = false;
+  /** stop() gave up on the storage: no more retries, so the process can end ("cairn push" takes over). */
+  private abandoned = false;
 
   constructor(
     private readonly storage: Storage,
@@ -87,9 +89,13 @@ export class ExperimentWriter {
     }
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    const done = await this.flush(options.timeoutMs ?? 10 * 60_000);
+    const done = await this.flush(options.timeoutMs ?? stopTimeoutMs());
     if (done) await this.spool.remove();
-    else this.spool.close();
+    else {
+      this.spool.close();
+      this.abandoned = true;
+      this.wake?.();
+    }
     return done;
   }
 
@@ -114,7 +120,7 @@ export class ExperimentWriter {
       if (Date.now() > deadline) {
         if (options.quiet) return false;
         diagnose(
-          `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError)}. ` +
+          `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError).replace(/\.$/, "")}. ` +
             `Everything is kept on local disk in ${this.spool.directory}; run "cairn push" to publish it later.`,
         );
         return false;
@@ -138,7 +144,7 @@ export class ExperimentWriter {
   }
 
   private async run(): Promise<void> {
-    while (this.dirty) {
+    while (this.dirty && !this.abandoned) {
       if (!this.urgent) await this.pause(this.options.minRecordIntervalMs ?? 1000);
       this.dirty = false;
       this.urgent = false;
@@ -152,7 +158,7 @@ export class ExperimentWriter {
         this.lastError = error;
         this.failures += 1;
         if (this.failures === 1) diagnose(`publishing to ${this.storage.url} failed (${describe(error)}); retrying in the background.`);
-        await this.pause(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+        if (!this.abandoned) await this.pause(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
       }
     }
   }
@@ -179,6 +185,15 @@ export class ExperimentWriter {
       // A missed heartbeat only risks being shown as crashed for a while; publishing reports errors.
     });
   }
+}
+
+/**
+ * How long stop() (and exit handling) waits for storage before giving up and leaving the rest
+ * on local disk for `cairn push`: CAIRN_STOP_TIMEOUT seconds, 10 minutes by default.
+ */
+function stopTimeoutMs(): number {
+  const seconds = Number(process.env.CAIRN_STOP_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10 * 60_000;
 }
 
 function describe(error: unknown): string {

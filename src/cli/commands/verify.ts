@@ -1,4 +1,6 @@
+import { resolveProject } from "../../config.js";
 import { CairnError } from "../../errors.js";
+import { openStorage } from "../../storage/open.js";
 import { listSpools } from "../../repository/spool.js";
 import { verifyRepository } from "../../repository/verify.js";
 import { examples, type RegisterCommand } from "../command.js";
@@ -22,9 +24,17 @@ left on this machine: "cairn push" does that). Exits with code 5 when any proble
 ` + examples(["cairn verify", "cairn verify --quick", "cairn verify --json | jq '.problems[].experimentId' | sort -u"]),
     )
     .action(async (options: { quick?: boolean; json?: boolean }, command) => {
-      const repository = await context.openRepository(command, { recover: false });
-      const report = await verifyRepository(repository.storage, { contents: options.quick !== true });
-      const pending = (await listSpools(repository.storage.localStateDirectory())).length;
+      // The storage itself, not the repository's reader: that one answers from the local object
+      // cache, and verify must read the bytes the repository holds.
+      const project = resolveProject({ repository: (command.optsWithGlobals() as { repository?: string }).repository });
+      const storage = await openStorage(project.repository, { baseDirectory: project.directory, settings: project.config.storage });
+      let report;
+      try {
+        report = await verifyRepository(storage, { contents: options.quick !== true });
+      } finally {
+        await storage.close?.();
+      }
+      const pending = (await listSpools(storage.localStateDirectory())).length;
       if (options.json) context.stdout.write(toJsonText({ ...report, unpublishedOnThisMachine: pending }));
       else {
         const c = context.stdout.colors;
