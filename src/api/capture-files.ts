@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { CairnError } from "../errors.js";
 import { mapLimit } from "../repository/load.js";
 import { toPosix } from "../repository/paths.js";
-import type { ExperimentSpool } from "../repository/spool.js";
+import type { CapturedFile, ExperimentSpool } from "../repository/spool.js";
 import type { Tree, TreeEntry, TreeRef } from "../repository/types.js";
 import { encodeTree } from "../repository/objects.js";
 import { hashBytes } from "../repository/hash.js";
@@ -62,14 +62,29 @@ function modeOf(mode: number): number {
 }
 
 /**
- * Copies files into the spool (hashing as they go) and returns their tree and its reference.
+ * Copies files into the spool, without hashing them: what `checkpoint()` waits for. The writer
+ * hashes them in the background.
+ *
+ * @example
+ * const captured = await captureFiles(spool, files);
+ */
+export async function captureFiles(spool: ExperimentSpool, files: SourceFile[]): Promise<CapturedFile[]> {
+  return mapLimit(files, 4, async (file) => {
+    const { spool: name, size } = await spool.captureFile(file.absolutePath);
+    return { path: file.path, size, mode: file.mode, spool: name };
+  });
+}
+
+/**
+ * Copies files into the spool (hashing as they go) and returns their tree and its reference:
+ * for the code snapshot, whose hash the record needs from the start.
  *
  * @example
  * const { tree, ref } = await captureTree(spool, files);
  */
 export async function captureTree(spool: ExperimentSpool, files: SourceFile[]): Promise<{ tree: Tree; ref: TreeRef }> {
   const entries = await mapLimit(files, 4, async (file): Promise<TreeEntry> => {
-    const { sha256, size } = await spool.captureFile(file.absolutePath);
+    const { sha256, size } = await spool.captureAndHashFile(file.absolutePath);
     return { path: file.path, size, sha256, mode: file.mode };
   });
   const tree: Tree = { files: entries };

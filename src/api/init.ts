@@ -88,7 +88,7 @@ export async function startExperiment(storage: Storage, projectDirectory: string
     };
     spool.append({ type: "experiment", record, codeTree: code.tree, objects });
     const trees = new Map([[code.ref.sha256, code.tree]]);
-    const writer = new ExperimentWriter(storage, spool, { record: { ...record, checkpoints: [] }, trees, objects });
+    const writer = new ExperimentWriter(storage, spool, { record: { ...record, checkpoints: [] }, trees, objects, unhashed: new Map() });
     writer.start();
     // The Run (and with it the SIGINT/SIGTERM handling) exists before the first record can be
     // published: a signal from here on stops the experiment instead of leaving it "crashed".

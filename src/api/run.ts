@@ -5,7 +5,7 @@ import { encodeMetric } from "../repository/metrics.js";
 import type { ExperimentSpool } from "../repository/spool.js";
 import type { CheckpointRecord, PrimaryMetric, StoredMetric } from "../repository/types.js";
 import type { ExperimentWriter } from "../repository/writer.js";
-import { captureTree, listCheckpointFiles } from "./capture-files.js";
+import { captureFiles, listCheckpointFiles } from "./capture-files.js";
 import { registerForExit, unregisterForExit } from "./exit-hooks.js";
 import { checkMetrics, checkPrimaryMetric, checkStep } from "./validate-input.js";
 
@@ -117,9 +117,9 @@ export class Run {
     }
     const capture = this.captureQueue.then(async () => {
       const files = await listCheckpointFiles(this.projectDirectory, options.path!);
-      const { tree, ref } = await captureTree(this.spool, files);
-      const checkpoint = record(ref);
-      this.writer.addCheckpoint(checkpoint, tree);
+      const captured = await captureFiles(this.spool, files);
+      const checkpoint = record(null);
+      this.writer.addCapturedCheckpoint(checkpoint, captured);
       return recorded(checkpoint);
     });
     this.captureQueue = capture.catch(() => {});

@@ -2,6 +2,7 @@ import type { Storage } from "../storage/storage.js";
 import { diagnose } from "./diagnostics.js";
 import { isAlive } from "./process-identity.js";
 import { SpoolPublisher } from "./publisher.js";
+import { hashCapturedCheckpoints } from "./hash-captures.js";
 import { ExperimentSpool, listSpools } from "./spool.js";
 
 export interface RecoveryReport {
@@ -31,12 +32,13 @@ export async function recoverSpools(storage: Storage): Promise<RecoveryReport> {
     }
     try {
       // A damaged journal is reported like a failed publish: it must not stop the repository opening.
-      const state = await spool.readJournal();
+      const state = await spool.readJournal({ settle: true });
       if (state === null) {
         // Died before its first journal line: nothing was promised to anyone.
         await spool.remove();
         continue;
       }
+      await hashCapturedCheckpoints(spool, state, { journal: false });
       await new SpoolPublisher(storage, spool).publish(state.record, state.trees, state.objects);
       await spool.remove();
       report.published.push(state.record.id);

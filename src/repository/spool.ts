@@ -3,11 +3,12 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CairnError } from "../errors.js";
-import { copyAndHash, hashBytes } from "./hash.js";
+import { copyAndHash, hashBytes, hashFile } from "./hash.js";
 import { experimentKey, isSha256, objectKey } from "./layout.js";
 import { parseExperimentRecord, parseTree } from "./validate.js";
 import { currentProcess, type ProcessIdentity } from "./process-identity.js";
 import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
+import { encodeTree } from "./objects.js";
 
 /**
  * The spool: what a running experiment has captured but not yet published, on local disk, so a
@@ -22,7 +23,20 @@ import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
 export type JournalEntry =
   | { type: "experiment"; record: ExperimentRecord; codeTree: Tree | null; objects: string[] }
   | { type: "checkpoint"; checkpoint: CheckpointRecord; tree: Tree | null }
+  /** A checkpoint whose files are copied into the spool but not hashed yet (tree still null). */
+  | { type: "capture"; checkpoint: CheckpointRecord; files: CapturedFile[] }
+  /** The files of a captured checkpoint, hashed: its tree. */
+  | { type: "hashed"; checkpointId: string; tree: Tree }
   | { type: "stop"; time: string };
+
+/** A file copied into the spool under a temporary name, before it is hashed. */
+export interface CapturedFile {
+  path: string;
+  size: number;
+  mode: number;
+  /** Its name in the spool's objects/ folder until hashing renames it to its SHA-256. */
+  spool: string;
+}
 
 export interface JournalState {
   record: ExperimentRecord;
@@ -30,6 +44,8 @@ export interface JournalState {
   trees: Map<string, Tree>;
   /** Objects the experiment itself needs (code snapshot, git diff). */
   objects: string[];
+  /** Checkpoints captured but not hashed yet, by ID, in the order recorded. */
+  unhashed: Map<string, CapturedFile[]>;
 }
 
 export class ExperimentSpool {
@@ -84,10 +100,10 @@ export class ExperimentSpool {
   }
 
   /**
-   * Copies a file into the spool, named by its hash. The copy is what gets stored, so the script
-   * may overwrite the original as soon as this returns.
+   * Copies a file into the spool, named by its hash, hashing it on the way (for the code
+   * snapshot, whose hashes the record needs at once).
    */
-  async captureFile(source: string): Promise<{ sha256: string; size: number }> {
+  async captureAndHashFile(source: string): Promise<{ sha256: string; size: number }> {
     const temporary = path.join(this.directory, "objects", `.tmp-${randomBytes(6).toString("hex")}`);
     try {
       const digest = await copyAndHash(source, temporary);
@@ -96,6 +112,50 @@ export class ExperimentSpool {
     } catch (error) {
       await fs.rm(temporary, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * Copies a file into the spool under a temporary name, with the kernel's copy (a reflink
+   * where the file system has them), and nothing else: this is all `checkpoint()` waits for.
+   * The copy is private to the spool, so hashing it later, in the background, hashes exactly
+   * what will be stored; the script may overwrite the original as soon as this returns.
+   */
+  async captureFile(source: string): Promise<{ spool: string; size: number }> {
+    const name = `.cap-${randomBytes(8).toString("hex")}`;
+    const temporary = path.join(this.directory, "objects", name);
+    try {
+      await fs.copyFile(source, temporary, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+      const { size } = await fs.stat(temporary);
+      return { spool: name, size };
+    } catch (error) {
+      await fs.rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Hashes a captured file and renames it to its hash. Idempotent: when the temporary name is
+   * gone (renamed by an earlier attempt that died before journaling it), null.
+   */
+  async hashCaptured(name: string): Promise<{ sha256: string; size: number } | null> {
+    const temporary = path.join(this.directory, "objects", name);
+    let digest;
+    try {
+      digest = await hashFile(temporary);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    return digest;
+  }
+
+  /** Gives a hashed captured file its final name (if an earlier attempt has not already). */
+  async settleCaptured(name: string, sha256: string): Promise<void> {
+    try {
+      await fs.rename(path.join(this.directory, "objects", name), this.objectPath(sha256));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
   }
 
@@ -120,8 +180,9 @@ export class ExperimentSpool {
    * Replays the journal. A torn last line (the process died mid-write) is ignored; so is
    * anything after it. A line that is JSON but not a journal entry, or a replay that does not
    * make a valid record, is damage: CairnError("CORRUPT"), so nothing invalid is published.
+   * With `settle` (recovery of a dead writer's spool), hashed captures get their final names.
    */
-  async readJournal(): Promise<JournalState | null> {
+  async readJournal(options: { settle?: boolean } = {}): Promise<JournalState | null> {
     const file = path.join(this.directory, "journal.jsonl");
     let text: string;
     try {
@@ -147,12 +208,33 @@ export class ExperimentSpool {
         if (typeof entry.record !== "object" || entry.record === null) damaged(`${what} has no record`);
         const objects = entry.objects ?? [];
         if (!Array.isArray(objects) || !objects.every(isSha256)) damaged(`${what}: "objects" is not a list of SHA-256`);
-        state = { record: { ...entry.record, checkpoints: [] }, trees: new Map(), objects };
+        state = { record: { ...entry.record, checkpoints: [] }, trees: new Map(), objects, unhashed: new Map() };
         if (entry.codeTree && isSha256(entry.record.code?.sha256)) state.trees.set(entry.record.code.sha256, entry.codeTree);
       } else if (state && entry.type === "checkpoint") {
         if (typeof entry.checkpoint !== "object" || entry.checkpoint === null) damaged(`${what} has no checkpoint`);
         state.record.checkpoints.push(entry.checkpoint);
         if (entry.tree && isSha256(entry.checkpoint.tree?.sha256)) state.trees.set(entry.checkpoint.tree.sha256, entry.tree);
+      } else if (state && entry.type === "capture") {
+        if (typeof entry.checkpoint !== "object" || entry.checkpoint === null || !Array.isArray(entry.files)) damaged(`${what} is not a capture`);
+        state.record.checkpoints.push({ ...entry.checkpoint, tree: null });
+        state.unhashed.set(entry.checkpoint.id, entry.files);
+      } else if (state && entry.type === "hashed") {
+        const checkpoint = state.record.checkpoints.find((c) => c.id === entry.checkpointId);
+        const files = state.unhashed.get(entry.checkpointId);
+        if (!checkpoint || !files || typeof entry.tree !== "object" || entry.tree === null || !Array.isArray(entry.tree.files)) {
+          return damaged(`${what} hashes no captured checkpoint`);
+        }
+        const bytes = encodeTree(entry.tree);
+        const sha256 = hashBytes(bytes);
+        checkpoint.tree = { sha256, files: entry.tree.files.length, bytes: entry.tree.files.reduce((sum, f) => sum + f.size, 0) };
+        state.trees.set(sha256, entry.tree);
+        state.unhashed.delete(entry.checkpointId);
+        // Renames the journal promised but a dead writer may not have lived to do (recovery only:
+        // a live writer's spool is its own).
+        for (const file of options.settle ? files : []) {
+          const hashed = entry.tree.files.find((f) => f.path === file.path);
+          if (hashed && isSha256(hashed.sha256)) await this.settleCaptured(file.spool, hashed.sha256);
+        }
       } else if (state && entry.type === "stop") {
         state.record.stopped = entry.time;
       }

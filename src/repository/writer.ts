@@ -2,7 +2,8 @@ import type { Storage } from "../storage/storage.js";
 import { diagnose } from "./diagnostics.js";
 import { heartbeatKey } from "./layout.js";
 import { SpoolPublisher } from "./publisher.js";
-import type { ExperimentSpool, JournalState } from "./spool.js";
+import type { CapturedFile, ExperimentSpool, JournalState } from "./spool.js";
+import { hashCapturedCheckpoints, publishableCheckpoints } from "./hash-captures.js";
 import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
 
 /**
@@ -14,6 +15,7 @@ export class ExperimentWriter {
   private readonly record: ExperimentRecord;
   private readonly trees: Map<string, Tree>;
   private readonly objects: string[];
+  private readonly journalState: JournalState;
   private readonly publisher: SpoolPublisher;
   private heartbeat: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
@@ -32,6 +34,7 @@ export class ExperimentWriter {
     state: JournalState,
     private readonly options: { minRecordIntervalMs?: number } = {},
   ) {
+    this.journalState = state;
     this.record = state.record;
     this.trees = state.trees;
     this.objects = state.objects;
@@ -63,6 +66,20 @@ export class ExperimentWriter {
     if (tree && checkpoint.tree) this.trees.set(checkpoint.tree.sha256, tree);
     // Files deserve to be visible soon; a burst of metrics-only calls can wait for the next write.
     this.schedule(tree !== null);
+  }
+
+  /**
+   * Records a checkpoint whose files are copied into the spool but not hashed: journal first,
+   * then hashing and publishing in the background.
+   *
+   * @example
+   * writer.addCapturedCheckpoint(checkpointRecord, await captureFiles(spool, files));
+   */
+  addCapturedCheckpoint(checkpoint: CheckpointRecord, files: CapturedFile[]): void {
+    this.spool.append({ type: "capture", checkpoint, files });
+    this.record.checkpoints.push(checkpoint);
+    this.journalState.unhashed.set(checkpoint.id, files);
+    this.schedule(true);
   }
 
   /** How many checkpoints the record holds (including unpublished ones). */
@@ -150,7 +167,9 @@ export class ExperimentWriter {
       this.urgent = false;
       try {
         this.record.updated = new Date().toISOString();
-        await this.publisher.publish(this.record, this.trees, this.objects);
+        // Files copied by checkpoint() are hashed here, off the training loop's path.
+        await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true });
+        await this.publisher.publish({ ...this.record, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
         if (this.failures > 0) diagnose(`publishing to ${this.storage.url} works again.`);
         this.failures = 0;
       } catch (error) {
