@@ -1,9 +1,15 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { CairnError } from "./errors.js";
 
 export const CONFIG_FILE = "cairn.yaml";
+
+/** The YAML parser is loaded only when there is a cairn.yaml to read: most runs have none. */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return parse(text);
+}
 export const DEFAULT_REPOSITORY_DIRECTORY = ".cairn";
 
 /** What `cairn.yaml` may hold. Nothing secret belongs here; credentials come from each SDK. */

@@ -82,7 +82,47 @@ function dependenciesOf(value: unknown): ExperimentRecord["dependencies"] {
   return dependencies as ExperimentRecord["dependencies"];
 }
 
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+const HEX_ID = /^[0-9a-f]{32}$/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The common case, checked without building any message: a record has thousands of checkpoints
+ * and a listing reads thousands of records. Accepts a subset of what `checkpoint` accepts (ISO
+ * times as Cairn writes them); anything else goes the slow way, which names the problem.
+ */
+function wellFormedCheckpoint(raw: unknown): CheckpointRecord | null {
+  if (typeof raw !== "object" || raw === null) return null;
+  const c = raw as Record<string, unknown>;
+  if (typeof c.id !== "string" || !HEX_ID.test(c.id)) return null;
+  if (typeof c.step !== "number" || !Number.isSafeInteger(c.step) || c.step < 0) return null;
+  if (typeof c.created !== "string" || !ISO_UTC.test(c.created)) return null;
+  const metrics = c.metrics;
+  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) return null;
+  for (const name in metrics) if (!isStoredMetric((metrics as Record<string, unknown>)[name])) return null;
+  const primary = c.primaryMetric as { name?: unknown; goal?: unknown } | null | undefined;
+  if (primary != null && (typeof primary !== "object" || typeof primary.name !== "string" || (primary.goal !== "minimize" && primary.goal !== "maximize"))) return null;
+  if (c.path != null && typeof c.path !== "string") return null;
+  const tree = c.tree as { sha256?: unknown; files?: unknown; bytes?: unknown } | null | undefined;
+  if (tree != null) {
+    if (typeof tree !== "object" || typeof tree.sha256 !== "string" || !HEX_SHA256.test(tree.sha256)) return null;
+    if (typeof tree.files !== "number" || !Number.isSafeInteger(tree.files) || tree.files < 0) return null;
+    if (typeof tree.bytes !== "number" || !Number.isSafeInteger(tree.bytes) || tree.bytes < 0) return null;
+  }
+  return {
+    id: c.id,
+    step: c.step,
+    created: c.created,
+    metrics: metrics as CheckpointRecord["metrics"],
+    primaryMetric: primary == null ? null : { name: primary.name as string, goal: primary.goal as "minimize" | "maximize" },
+    path: (c.path as string | null | undefined) ?? null,
+    tree: tree == null ? null : { sha256: tree.sha256 as string, files: tree.files as number, bytes: tree.bytes as number },
+  };
+}
+
 function checkpoint(value: unknown, index: number): CheckpointRecord {
+  const fast = wellFormedCheckpoint(value);
+  if (fast) return fast;
   const what = `checkpoints[${index}]`;
   const raw = object(value, what);
   if (!isId(raw.id)) fail(`${what}.id is not a 32-digit hex ID`);

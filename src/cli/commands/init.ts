@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { stringify } from "yaml";
 import { CONFIG_FILE, DEFAULT_REPOSITORY_DIRECTORY } from "../../config.js";
 import { CairnError } from "../../errors.js";
 import { examples, type RegisterCommand } from "../command.js";
@@ -46,7 +45,7 @@ The repository is the global -R/--repository URL (also accepted after "init"), e
           details: { conflicts: [CONFIG_FILE] },
         });
       }
-      await writeFile(configFile, `# Cairn: where experiments are recorded (CAIRN_REPOSITORY and -R override it).\n${stringify({ repository })}`);
+      await writeFile(configFile, `# Cairn: where experiments are recorded (CAIRN_REPOSITORY and -R override it).\n${(await import("yaml")).stringify({ repository })}`);
       const written = [CONFIG_FILE];
       if (!existsSync(ignoreFile)) {
         await writeFile(ignoreFile, IGNORE_STARTER, { flag: "wx" });

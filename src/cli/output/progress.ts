@@ -1,4 +1,5 @@
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
+import type cliProgressModule from "cli-progress";
 import { formatBytes } from "./format.js";
 import type { Output } from "../context.js";
 
@@ -20,11 +21,13 @@ export interface Progress {
 export function progressBar(stderr: Output, label: string, delayMs = 500): Progress {
   if (!stderr.isTTY) return { update() {}, stop() {} };
   const started = Date.now();
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: cliProgressModule.SingleBar | null = null;
   return {
     update(done, total) {
       if (bar === null) {
         if (Date.now() - started < delayMs || total === 0) return;
+        // Loaded only when a bar is shown: every other run starts faster without it.
+        const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof cliProgressModule;
         bar = new cliProgress.SingleBar(
           {
             format: `${label} [{bar}] {percentage}% {doneText} of {totalText} {eta_formatted}`,
