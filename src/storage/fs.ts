@@ -83,9 +83,11 @@ export function createFileStorage(root: string): Storage {
 
   async function statFile(file: string, key: string): Promise<ObjectInfo | null> {
     try {
-      const stats = await fs.stat(file);
+      // Nanosecond times: a record rewritten twice within a millisecond, whose new file got the
+      // old inode number back, must still get a new etag (readers cache records by etag).
+      const stats = await fs.stat(file, { bigint: true });
       if (!stats.isFile()) return null;
-      return { key, size: stats.size, modified: stats.mtime, etag: `${stats.mtimeMs}-${stats.size}-${stats.ino}` };
+      return { key, size: Number(stats.size), modified: new Date(Number(stats.mtimeMs)), etag: `${stats.mtimeNs}-${stats.ctimeNs}-${stats.size}-${stats.ino}` };
     } catch (error) {
       if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
       throw error;
