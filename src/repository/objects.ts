@@ -72,7 +72,9 @@ export async function readTree(storage: Storage, sha256: string, context: Object
 export async function openFileStream(storage: Storage, entry: TreeEntry, context: ObjectContext): Promise<Readable> {
   if (entry.chunks) return openChunkedStream(storage, entry, context);
   const key = objectKey(entry.sha256);
-  const source = await storage.getStream(key);
+  const source = await storage.getStream(key).catch((error: Error) => {
+    throw interrupted(error, key, context);
+  });
   if (source === null) throw new CairnError("CORRUPT", `Object ${key} (${context}) is missing from the repository.`, { details: { key } });
   const check = verifyingStream(entry.sha256, entry.size, (actual, size) =>
     new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: expected ${entry.size} bytes with SHA-256 ${entry.sha256}, read ${size} bytes hashing to ${actual}.`, { details: { key } }),
@@ -82,12 +84,12 @@ export async function openFileStream(storage: Storage, entry: TreeEntry, context
 }
 
 /**
- * A read that broke off (a dropped connection: the SDK says only "aborted") as an error that
- * names the object and says what to do; CairnErrors pass as they are.
+ * A read that failed underneath (a connection dropped mid-body: the SDK says only "aborted") as
+ * an error that names the object and says what to do; CairnErrors pass as they are.
  */
 function interrupted(error: Error, key: string, context: ObjectContext): Error {
   if (error instanceof CairnError) return error;
-  return new CairnError("STORAGE", `Reading object ${key} (${context}) broke off (${error.message}); try again.`, { cause: error, details: { key } });
+  return new CairnError("STORAGE", `Reading object ${key} (${context}) failed: ${error.message}. Try again.`, { cause: error, details: { key } });
 }
 
 /**

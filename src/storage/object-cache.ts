@@ -40,12 +40,25 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
   async function teeIntoCache(source: Readable, sha256: string): Promise<Readable> {
     const temporary = `${fileOf(sha256)}.tmp-${randomBytes(6).toString("hex")}`;
     let file: ReturnType<typeof createWriteStream> | null = null;
+    // The download may fail while the folder is made (a connection dropped mid-body): with no
+    // listener yet that error would be lost and the reader left waiting for bytes forever.
+    let early: Error | null = null;
+    const onEarly = (error: Error): void => void (early = error);
+    source.on("error", onEarly);
     try {
       await fs.mkdir(path.dirname(temporary), { recursive: true });
       file = createWriteStream(temporary, { highWaterMark: 1024 * 1024 });
     } catch {
-      return source; // no cache today (read-only home, full disk): just read through
+      // No cache today (read-only home, full disk): just read through.
+    } finally {
+      source.off("error", onEarly);
     }
+    if (early !== null || source.destroyed) {
+      file?.destroy();
+      if (file) void fs.rm(temporary, { force: true });
+      throw early ?? new Error("the download ended early");
+    }
+    if (file === null) return source;
     const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     const hash = createHash("sha256");
     let fileFailed = false;

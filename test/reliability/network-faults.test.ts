@@ -8,6 +8,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { CairnError } from "../../src/index.js";
 import { verifyRepository, type VerifyProblem } from "../../src/repository/verify.js";
 import { runCli } from "../helpers/project.js";
 import { testServers } from "../servers/context.js";
@@ -184,7 +185,6 @@ describe("reading through network faults", () => {
     process.env.AWS_ENDPOINT_URL = process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
     let intact = 0;
     const failures: string[] = [];
-    const debugTimer = setTimeout(() => console.log("DEBUG", JSON.stringify(proxy.log.slice(-8), null, 0)), 20_000);
     try {
       for (let attempt = 0; attempt < 3 && intact < 10; attempt++) {
         intact = 0;
@@ -212,3 +212,51 @@ describe("reading through network faults", () => {
     expect(intact).toBe(10);
   }, 180_000);
 });
+
+test("a read whose connection drops halfway through the body fails at once with an error naming the object; the next read works", async () => {
+  const url = direct.newUrl(scratch);
+  const project = await makeTrainingProject(scratch, url);
+  proxy.setPlan(() => ({ kind: "pass" }));
+  const result = await startTraining(project, trainingSource({ seed: "cut", steps: 12, maxKiB: MAX_KIB, metricsBetween: false }), proxied.env()).done;
+  expect(result.code, result.stderr).toBe(0);
+  // The first read of every object is cut off halfway; later reads pass.
+  const cut = new Set<string>();
+  proxy.setPlan((request) => {
+    const key = request.url.split("?")[0]!;
+    if (request.method !== "GET" || !key.includes("/objects/") || cut.has(key)) return { kind: "pass" };
+    cut.add(key);
+    return { kind: "reset-response" };
+  });
+  const previous = [process.env.CAIRN_CACHE_DIR, process.env.AWS_ENDPOINT_URL, process.env.AWS_ENDPOINT_URL_S3];
+  process.env.CAIRN_CACHE_DIR = path.join(scratch, "cache-cut");
+  process.env.AWS_ENDPOINT_URL = process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
+  const outcomes: string[] = [];
+  try {
+    await using(url, project, false, async (repository) => {
+      const experiment = (await repository.experiments.list())[0]!;
+      for (const checkpoint of experiment.checkpoints) {
+        for (const file of ["weights.bin", "config.json"]) {
+          // Whatever happens, it happens promptly: a dropped connection must never leave a read waiting.
+          let timer: NodeJS.Timeout | undefined;
+          const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("hung"), 20_000)));
+          const first = await Promise.race([
+            checkpoint.read(file).then(
+              () => "read",
+              (error: unknown) => (error instanceof CairnError && /objects\/[0-9a-f]{2}\/[0-9a-f]{64}/.test(error.message) ? "clean error" : `other error: ${String(error)}`),
+            ),
+            hung,
+          ]);
+          clearTimeout(timer);
+          outcomes.push(first);
+          // The retry reads the whole file, right.
+          if (first !== "hung") expect((await checkpoint.read(file)).length).toBeGreaterThan(0);
+        }
+      }
+    });
+  } finally {
+    [process.env.CAIRN_CACHE_DIR, process.env.AWS_ENDPOINT_URL, process.env.AWS_ENDPOINT_URL_S3] = previous;
+    proxy.setPlan(() => ({ kind: "pass" }));
+  }
+  console.log(`cut reads: ${outcomes.filter((o) => o === "clean error").length} clean errors, ${outcomes.filter((o) => o === "read").length} read anyway (the SDK retried)`);
+  expect(outcomes.filter((o) => o !== "clean error" && o !== "read")).toEqual([]);
+}, 600_000);
