@@ -82,7 +82,8 @@ function dependenciesOf(value: unknown): ExperimentRecord["dependencies"] {
   return dependencies as ExperimentRecord["dependencies"];
 }
 
-const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+// Fields in range, so that every match is a valid date (new Date(x).toISOString() never throws).
+const ISO_UTC = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?Z$/;
 const HEX_ID = /^[0-9a-f]{32}$/;
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
@@ -96,7 +97,8 @@ function wellFormedCheckpoint(raw: unknown): CheckpointRecord | null {
   const c = raw as Record<string, unknown>;
   if (typeof c.id !== "string" || !HEX_ID.test(c.id)) return null;
   if (typeof c.step !== "number" || !Number.isSafeInteger(c.step) || c.step < 0) return null;
-  if (typeof c.created !== "string" || !ISO_UTC.test(c.created)) return null;
+  // The pattern alone would let "2026-13-45T99:99:99Z" through, which no Date can hold.
+  if (typeof c.created !== "string" || !ISO_UTC.test(c.created) || Number.isNaN(Date.parse(c.created))) return null;
   const metrics = c.metrics;
   if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) return null;
   for (const name in metrics) if (!isStoredMetric((metrics as Record<string, unknown>)[name])) return null;
