@@ -3,6 +3,7 @@ import type { Storage } from "../storage/storage.js";
 import { EXPERIMENTS_PREFIX, heartbeatIdOfKey, HEARTBEATS_PREFIX, objectHashOfKey, OBJECTS_PREFIX } from "./layout.js";
 import { loadExperiments, mapLimit } from "./load.js";
 import { readTree } from "./objects.js";
+import { staleAfterMs } from "./status.js";
 import { spoolChunkHashes } from "./chunk-lists.js";
 import { listSpools, ExperimentSpool } from "./spool.js";
 
@@ -29,7 +30,7 @@ export interface GcReport {
 export const DEFAULT_GC_GRACE_MS = 24 * 3600_000;
 /** Slack for the difference between a writer's clock (a record's `created`) and the storage's. */
 const CLOCK_SKEW_MS = 3600_000;
-/** How long a heartbeat without a record counts as a writer still publishing its first record. */
+/** How long a writer that has shown no sign of life may still be alive (starved, not dead). */
 const STARTING_WRITER_MS = 10 * 60_000;
 
 /**
@@ -48,11 +49,15 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   const { experiments } = await addReferences(storage, referenced, live);
   // A running writer uploads contents before the record that names them, on another machine
   // perhaps (its spool is not visible here): whatever is younger than the oldest running
-  // experiment may be its and stays, however short the grace period. A heartbeat with no
-  // record yet is a writer publishing its first record: then the default grace period applies.
+  // experiment may be its and stays, however short the grace period. "Running" generously: a
+  // writer starved of CPU or network misses heartbeats for a while without having died. A
+  // heartbeat with no record yet is a writer publishing its first record: then the default
+  // grace period applies.
   let keepAfter = now - grace;
-  for (const { record, status } of experiments) {
-    if (status === "running") keepAfter = Math.min(keepAfter, Date.parse(record.created) - CLOCK_SKEW_MS);
+  for (const { record, lastHeartbeat } of experiments) {
+    const lastSign = Math.max(lastHeartbeat?.getTime() ?? 0, Date.parse(record.updated) || 0);
+    const alive = record.stopped === null && now - lastSign < Math.max(staleAfterMs(record), STARTING_WRITER_MS);
+    if (alive) keepAfter = Math.min(keepAfter, Date.parse(record.created) - CLOCK_SKEW_MS);
   }
   for await (const info of storage.list(HEARTBEATS_PREFIX)) {
     const id = heartbeatIdOfKey(info.key);

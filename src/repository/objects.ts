@@ -150,8 +150,7 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
 /** The first chunk whose contents do not hash to its name, as an error naming its object; null if none. */
 async function findDamagedChunk(storage: Storage, chunks: { sha256: string; size: number }[], context: ObjectContext): Promise<CairnError | null> {
   for (const chunk of chunks) {
-    const bytes = await readChunk(storage, chunk, context);
-    const actual = hashBytes(bytes);
+    const actual = hashBytes(await readChunk(storage, chunk, context));
     if (actual !== chunk.sha256) {
       const key = objectKey(chunk.sha256);
       return new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is corrupt: its contents hash to ${actual}.`, { details: { key } });
@@ -173,10 +172,19 @@ function drained(stream: Writable): Promise<void> {
   });
 }
 
-/** One chunk, whole, checked against its size (its hash is checked with the whole file's); errors name the object. */
+/**
+ * One chunk, whole (so that reading ahead really fetches it, and the file is written in chunk-
+ * sized pieces: measured faster than passing on the network's small pieces). Checked against
+ * its size (its hash is checked with the whole file's); errors name the object.
+ */
 async function readChunk(storage: Storage, chunk: { sha256: string; size: number }, context: ObjectContext): Promise<Buffer> {
   const key = objectKey(chunk.sha256);
-  const bytes = await storage.get(key);
+  let bytes: Buffer | null;
+  try {
+    bytes = await storage.get(key);
+  } catch (error) {
+    throw interrupted(error as Error, key, context);
+  }
   if (bytes === null) throw new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is missing from the repository.`, { details: { key } });
   if (bytes.length !== chunk.size) {
     throw new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is corrupt: expected ${chunk.size} bytes, read ${bytes.length}.`, { details: { key } });

@@ -1,5 +1,6 @@
 import * as fs from "node:fs/promises";
 import { CairnError } from "../errors.js";
+import { isRemoteUrl } from "../storage/cache-directory.js";
 import type { Storage } from "../storage/storage.js";
 import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
 import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
@@ -35,12 +36,18 @@ export class SpoolPublisher {
   private readonly chunkLists = new Map<string, ChunkRef[] | null>();
   /** Published trees: the hash of a tree as captured → the hash of the tree as published. */
   private readonly publishedTrees = new Map<string, string>();
+  /** Whether to ask if each chunk exists before writing it: always on a local disk, where asking is cheap. */
+  private readonly probeFirst: boolean;
+  /** Whether the chunk last looked at was in the repository already (see uploadChunk). */
+  private lastChunkExisted = true;
 
   constructor(
     private readonly storage: Storage,
     private readonly spool: ExperimentSpool,
     private readonly concurrency = 8,
-  ) {}
+  ) {
+    this.probeFirst = !isRemoteUrl(storage.url);
+  }
 
   /**
    * Uploads the objects the trees need, then the trees, then the record.
@@ -218,17 +225,26 @@ export class SpoolPublisher {
 
   private async uploadChunk(handle: fs.FileHandle, local: string, chunk: LocatedChunk): Promise<void> {
     const key = objectKey(chunk.sha256);
-    // Most chunks of a changed file are in the repository already: a stat is cheaper than a write.
-    if (!(await this.storage.stat(key))) {
-      const bytes = Buffer.allocUnsafe(chunk.size);
-      let done = 0;
-      while (done < chunk.size) {
-        const { bytesRead } = await handle.read(bytes, done, chunk.size - done, chunk.offset + done);
-        if (bytesRead === 0) throw new CairnError("CORRUPT", `Captured file ${local} ended before its chunk at offset ${chunk.offset}.`);
-        done += bytesRead;
+    // Most chunks of a changed file are in the repository already, in long runs, and the new
+    // ones come in runs too. Asking first (a stat: a HEAD request on a remote store) saves
+    // uploading the chunk when it is there; on a remote store it is skipped while the chunks
+    // before were new, so a new file costs one request per chunk and a run of new chunks costs
+    // at most one wasted upload where it ends (a conditional PUT then finds the chunk present).
+    if (this.probeFirst || this.lastChunkExisted) {
+      if (await this.storage.stat(key)) {
+        this.lastChunkExisted = true;
+        this.published.add(chunk.sha256);
+        return;
       }
-      await this.storage.putIfAbsent(key, bytes);
     }
+    const bytes = Buffer.allocUnsafe(chunk.size);
+    let done = 0;
+    while (done < chunk.size) {
+      const { bytesRead } = await handle.read(bytes, done, chunk.size - done, chunk.offset + done);
+      if (bytesRead === 0) throw new CairnError("CORRUPT", `Captured file ${local} ended before its chunk at offset ${chunk.offset}.`);
+      done += bytesRead;
+    }
+    this.lastChunkExisted = !(await this.storage.putIfAbsent(key, bytes));
     this.published.add(chunk.sha256);
   }
 }

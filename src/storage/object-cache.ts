@@ -21,6 +21,17 @@ export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
 export function withObjectCache(inner: Storage, directory: string, maxBytes = cacheLimit()): Storage {
   const fileOf = (sha256: string) => path.join(directory, sha256.slice(0, 2), sha256);
   let trimming: Promise<void> | null = null;
+  // A scan stats every cached file, so it runs only when the cache may be over its bound, or
+  // after a sixteenth of the bound was added (other processes share the folder): not after each
+  // object, which made reading a chunked file (hundreds of objects) scan hundreds of times.
+  let scannedTotal: number | null = null;
+  let addedSinceScan = 0;
+  const added = (bytes: number): void => {
+    addedSinceScan += bytes;
+    if (scannedTotal === null || scannedTotal + addedSinceScan > maxBytes || addedSinceScan > maxBytes / 16) {
+      trimming ??= trim().finally(() => (trimming = null));
+    }
+  };
 
   async function hit(sha256: string): Promise<string | null> {
     const file = fileOf(sha256);
@@ -61,10 +72,12 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
     if (file === null) return source;
     const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     const hash = createHash("sha256");
+    let received = 0;
     let fileFailed = false;
     file.on("error", () => (fileFailed = true));
     source.on("data", (chunk: Buffer) => {
       hash.update(chunk);
+      received += chunk.length;
       const waits: Promise<void>[] = [];
       if (!fileFailed && !file!.write(chunk)) waits.push(new Promise((resolve) => file!.once("drain", resolve)));
       if (!output.write(chunk)) waits.push(new Promise((resolve) => output.once("drain", resolve)));
@@ -88,7 +101,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
         void (async () => {
           if (!fileFailed && hash.digest("hex") === sha256) {
             await fs.rename(temporary, fileOf(sha256)).catch(() => {});
-            trimming ??= trim().finally(() => (trimming = null));
+            added(received);
           } else await fs.rm(temporary, { force: true });
         })();
       });
@@ -98,6 +111,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
 
   /** Evicts least recently used entries until the cache fits its bound. */
   async function trim(): Promise<void> {
+    addedSinceScan = 0;
     const entries: { file: string; size: number; used: number }[] = [];
     for (const folder of await fs.readdir(directory).catch(() => [] as string[])) {
       for (const name of await fs.readdir(path.join(directory, folder)).catch(() => [] as string[])) {
@@ -113,6 +127,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       await fs.rm(entry.file, { force: true });
       total -= entry.size;
     }
+    scannedTotal = total;
   }
 
   return {

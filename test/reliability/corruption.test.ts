@@ -68,7 +68,8 @@ async function json<T>(storage: Storage, key: string): Promise<T> {
 
 async function flip(storage: Storage, key: string, at: number): Promise<void> {
   const bytes = (await storage.get(key))!;
-  bytes[at % bytes.length] ^= 0x20;
+  const i = at % bytes.length;
+  bytes[i] = bytes[i]! ^ 0x20;
   await storage.put(key, bytes);
 }
 
@@ -211,6 +212,13 @@ for (const kindName of ["local", "s3"] as const) {
       }
       const damagedIds = new Set([...damaged.values()].map((d) => d.id));
       expect(report.problems.filter((p) => p.experimentId === null || !damagedIds.has(p.experimentId))).toEqual([]);
+      // --quick reads no contents: it still finds what is missing, cut short or unreadable.
+      const quick = await runCli(project, ["verify", "--quick", "--json"], kind.env());
+      expect(quick.code).toBe(5);
+      const quickProblems = (JSON.parse(quick.stdout) as { problems: { key: string }[] }).problems.map((p) => p.key);
+      for (const what of ["truncated file", "missing file", "missing tree", "record not JSON", "record with wrong types"] as const) {
+        expect(quickProblems, what).toContain(damaged.get(what)!.key);
+      }
       // For people: one line per problem on stdout, a summary on stderr.
       const plain = await runCli(project, ["verify"], kind.env());
       expect(plain.code).toBe(5);

@@ -6,8 +6,9 @@
  * (SIGINT) leave the experiment stopped; SIGKILL leaves it crashed once its heartbeat is stale,
  * as another process sees it.
  *
- * RELIABILITY_RUNS scales the number of SIGKILL runs per repository kind (200 by default);
- * RELIABILITY_SEED replays a failing sequence of delays (it is printed with the figures).
+ * RELIABILITY_RUNS is the number of SIGKILL runs, split evenly between the two kinds (200 by
+ * default: 100 local, 100 S3; RELIABILITY_RUNS=400 gives 200 of each); RELIABILITY_LANES how
+ * many run at once (4); RELIABILITY_SEED replays a sequence of delays (printed with the figures).
  */
 import * as fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -21,7 +22,8 @@ import { testServers } from "../servers/context.js";
 import { using } from "./support/crash-lane.js";
 
 const RUNS = Number(process.env.RELIABILITY_RUNS ?? 200);
-const SIGNAL_RUNS = Math.max(4, Math.round(RUNS / 20));
+const RUNS_PER_KIND = Math.ceil(RUNS / 2);
+const SIGNAL_RUNS = Math.max(4, Math.round(RUNS / 40));
 const LANES = Number(process.env.RELIABILITY_LANES ?? 4);
 const SEED = Number(process.env.RELIABILITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const STEPS = 4;
@@ -78,7 +80,7 @@ function summarize(kind: string, facts: RunFacts[], spans: Spans): string {
     `crash figures (${kind}, seed ${SEED}): ${facts.length} runs killed by ${[...new Set(facts.map((f) => f.signal))].join("/")}, undisturbed run: init() returns after ${spans.startupMs} ms, then ${spans.trainingMs} ms to the end`,
     `  kill moments: ${[...moments].map(([m, n]) => `${m} ${n}`).join(", ")}`,
     `  checkpoints returned before the kill: ${returned}, all present after recovery; ${unpublishedAtKill} were still on local disk only at the kill`,
-    `  recoveries: ${recovered.filter((f) => f.recoveredBy === "cairn push").length} by cairn push, ${recovered.filter((f) => f.recoveredBy === "next open").length} by the next open; files read back and verified: ${files}`,
+    `  recoveries: ${recovered.filter((f) => f.recoveredBy === "cairn push").length} by cairn push, ${recovered.filter((f) => f.recoveredBy === "cairn push killed, then cairn push").length} by a cairn push killed halfway then another, ${recovered.filter((f) => f.recoveredBy === "next open").length} by the next open; files read back and verified: ${files}`,
   ].join("\n");
 }
 
@@ -90,7 +92,7 @@ for (const kindName of ["local", "s3"] as const) {
       useKindInThisProcess(kind, `${scratch}/cache-${kindName}`);
     });
 
-    test(`${RUNS} SIGKILLs at random moments lose nothing that checkpoint() returned`, async () => {
+    test(`${RUNS_PER_KIND} SIGKILLs at random moments lose nothing that checkpoint() returned`, async () => {
       const rng = random(SEED);
       const spans = await measureSpans(kind, kind.newUrl(scratch));
       const lanes: LaneOptions[] = [];
@@ -103,13 +105,13 @@ for (const kindName of ["local", "s3"] as const) {
       let lastKill = Date.now();
       await Promise.all(
         lanes.map(async (lane, laneIndex) => {
-          for (let index = next++; index < RUNS; index = next++) {
+          for (let index = next++; index < RUNS_PER_KIND; index = next++) {
             facts.push(await killOnce(lane, `${kindName}-${laneIndex}-${index}`, "SIGKILL", killTime(rng, spans), index));
             lastKill = Date.now();
           }
         }),
       );
-      expect(facts).toHaveLength(RUNS);
+      expect(facts).toHaveLength(RUNS_PER_KIND);
       console.log(summarize(kindName, facts, spans));
 
       // Crashed, once the heartbeat is stale, as another process (the CLI) sees it; and each

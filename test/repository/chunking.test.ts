@@ -220,8 +220,30 @@ describe("large files in checkpoints", () => {
     expect(missing.code).toBe("CORRUPT");
     expect(missing.message).toContain(key);
     expect(missing.message).toMatch(/missing/);
+    // Truncated: caught as soon as the chunk arrives.
+    await fs.writeFile(file, original.subarray(0, 1000));
+    const truncated = (await checkpoint.read("weights.bin").catch((e: unknown) => e)) as CairnError;
+    expect(truncated.code).toBe("CORRUPT");
+    expect(truncated.message).toContain(key);
     await fs.writeFile(file, original);
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+
+    // Every chunk intact, but listed in the wrong order: the whole file's hash catches it.
+    const swapped = [...entry!.chunks!];
+    [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
+    const tree = Buffer.from(JSON.stringify({ files: [{ ...entry, chunks: swapped }] }));
+    const treeSha = sha256(tree);
+    await fs.mkdir(path.dirname(objectFile(dir, treeSha)), { recursive: true });
+    await fs.writeFile(objectFile(dir, treeSha), tree);
+    const recordFile = path.join(dir, ".cairn", "experiments", `${run.id}.json`);
+    const record = JSON.parse(await fs.readFile(recordFile, "utf8"));
+    record.checkpoints[0].tree.sha256 = treeSha;
+    await fs.writeFile(recordFile, JSON.stringify(record));
+    const reordered = (await repository.getExperiment(run.id)).latest()!;
+    const mismatch = (await reordered.read("weights.bin").catch((e: unknown) => e)) as CairnError;
+    expect(mismatch.code).toBe("CORRUPT");
+    expect(mismatch.message).toContain(entry!.sha256);
+    expect(mismatch.message).toMatch(/chunks are intact/);
   });
 
   it("lets gc keep chunks shared with a live checkpoint and delete the rest once their experiment is removed", async () => {

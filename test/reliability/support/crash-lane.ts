@@ -1,7 +1,8 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { openRepository, type Repository } from "../../../src/index.js";
-import { runCli } from "../../helpers/project.js";
+import { spawn } from "node:child_process";
+import { childEnvironment, CLI, runCli } from "../../helpers/project.js";
 import { checkEveryVisibleCheckpoint } from "./checks.js";
 import { openAsAnotherMachine, type RepositoryKind } from "./kinds.js";
 import { parseOutput, startTraining, trainingSource, type RunOutput } from "./training.js";
@@ -32,7 +33,7 @@ export interface RunFacts {
   visibleBeforeRecovery: number;
   /** Checkpoints in the repository after recovery. */
   visibleAfterRecovery: number;
-  recoveredBy: "cairn push" | "next open" | "nothing to recover";
+  recoveredBy: "cairn push" | "cairn push killed, then cairn push" | "next open" | "nothing to recover";
   filesVerified: number;
 }
 
@@ -66,9 +67,18 @@ async function classify(output: RunOutput, spool: string | null, visible: number
   if (output.stopping) return "during stop";
   if (output.experimentId === null) return "before init returned";
   const objects = spool ? await fs.readdir(path.join(spool, "objects")).catch(() => [] as string[]) : [];
-  if (objects.some((name) => name.startsWith(".tmp-"))) return "mid-capture";
   const journal = spool ? await fs.readFile(path.join(spool, "journal.jsonl"), "utf8").catch(() => "") : "";
-  const journaled = journal.split("\n").filter((line) => line.includes('"type":"checkpoint"')).length;
+  const entries = journal.split("\n").flatMap((line) => {
+    try {
+      return [JSON.parse(line) as { type: string; files?: { spool: string }[] }];
+    } catch {
+      return [];
+    }
+  });
+  // A copy in the spool that no journal entry names: its checkpoint() had not returned.
+  const journaledCopies = new Set(entries.flatMap((e) => (e.type === "capture" ? (e.files ?? []).map((f) => f.spool) : [])));
+  if (objects.some((name) => name.startsWith(".") && !journaledCopies.has(name))) return "mid-capture";
+  const journaled = entries.filter((e) => e.type === "checkpoint" || e.type === "capture").length;
   if (journaled > visible || objects.length > 0) return "mid-upload";
   return "between checkpoints";
 }
@@ -131,6 +141,17 @@ export async function killOnce(lane: LaneOptions, seed: string, signal: NodeJS.S
   if (spoolLeft || output.experimentId === null) {
     if (index % lane.pushEvery === 0) {
       recoveredBy = "cairn push";
+      if (index % (2 * lane.pushEvery) === 0) {
+        // The recovery itself killed halfway: what it leaves must be as safe as what it found.
+        recoveredBy = "cairn push killed, then cairn push";
+        const first = spawn(process.execPath, [CLI, "push"], { cwd: lane.project, env: childEnvironment(env), stdio: "ignore" });
+        const killer = setTimeout(() => first.kill("SIGKILL"), when.delayMs % 500);
+        await new Promise((resolve) => first.on("close", resolve));
+        clearTimeout(killer);
+        await using(lane.url, lane.project, false, (reader) => checkEveryVisibleCheckpoint(reader, lane.maxKiB, seedOf)).catch((error: unknown) =>
+          fail(`after a killed cairn push: ${String(error)}`),
+        );
+      }
       const push = await runCli(lane.project, ["push"], env);
       if (push.code !== 0) fail(`cairn push exited ${push.code}: ${push.stderr}`);
     } else {
