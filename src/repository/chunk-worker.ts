@@ -74,6 +74,8 @@ function workerProgram(threads: typeof Threads, fs: typeof Fs, crypto: typeof Cr
 }
 
 interface Pending {
+  /** The worker doing it: a worker that dies fails only its own requests. */
+  worker: Worker;
   chunks: LocatedChunk[];
   onChunk: (chunk: LocatedChunk) => void;
   resolve: (chunks: LocatedChunk[]) => void;
@@ -101,7 +103,13 @@ function startWorker(): Worker {
     if (!request) return;
     if ("chunk" in reply) {
       request.chunks.push(reply.chunk);
-      request.onChunk(reply.chunk);
+      try {
+        request.onChunk(reply.chunk);
+      } catch (error) {
+        pending.delete(reply.id);
+        idle();
+        request.reject(error as Error);
+      }
     } else {
       pending.delete(reply.id);
       idle();
@@ -113,6 +121,7 @@ function startWorker(): Worker {
     const error = new WorkerFailure(cause.message, { cause });
     if (worker === started) worker = null;
     for (const [id, request] of pending) {
+      if (request.worker !== started) continue;
       pending.delete(id);
       request.reject(error);
     }
@@ -124,9 +133,10 @@ function startWorker(): Worker {
 
 /** While work is pending the worker keeps the process alive; once idle it does not, and ends soon. */
 function idle(): void {
-  if (worker === null || pending.size > 0) return;
+  if (worker === null || [...pending.values()].some((request) => request.worker === worker)) return;
   worker.unref();
   const current = worker;
+  if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
     if (worker === current && pending.size === 0) {
       worker = null;
@@ -179,11 +189,11 @@ export function chunkFileInWorker(file: string, onChunk: (chunk: LocatedChunk) =
   const plan = cutPlan(parameters);
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
-  worker ??= startWorker();
-  worker.ref();
+  const current = (worker ??= startWorker());
+  current.ref();
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { chunks: [], onChunk, resolve, reject });
-    worker!.postMessage({ id, file, plan, readBytes: READ_BYTES } satisfies Request);
+    pending.set(id, { worker: current, chunks: [], onChunk, resolve, reject });
+    current.postMessage({ id, file, plan, readBytes: READ_BYTES } satisfies Request);
   });
 }
