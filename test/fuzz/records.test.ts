@@ -18,20 +18,11 @@ import { safeJoin } from "../../src/repository/paths.js";
 import { ExperimentSpool } from "../../src/repository/spool.js";
 import { parseExperimentRecord, parseTree } from "../../src/repository/validate.js";
 import { createFileStorage } from "../../src/storage/fs.js";
+import { random } from "../helpers/random.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 4000);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ID = "e510303c2a9f4d0b8e7f1a2b3c4d5e6f";
 const SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/errors.js";
 import { checkFilterFields, filterFields, matchesFilter, parseFilter, parseSort, type QueryRow } from "../../src/query/index.js";
+import { random } from "../helpers/random.js";
 
-/** A small seeded PRNG (mulberry32) so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = [
   "status", "params.lr", "metrics.loss", "`params.learning rate`", "`", "created", "x",

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import { childEnvironment, DIST_INDEX } from "../../helpers/project.js";
+import { random } from "../../helpers/random.js";
+export { random };
 
 /**
  * The tiny training script the crash, fault and concurrency tests run, and what its files must
@@ -129,14 +131,3 @@ export function startTraining(project: string, source: string, env: Record<strin
   return { child, done, stdout: () => stdout };
 }
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with RELIABILITY_SEED. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,0 +1,16 @@
+/**
+ * A small seeded PRNG (mulberry32), so a failing fuzz or crash run can be replayed from its seed.
+ *
+ * @example
+ * const next = random(42); next(); // 0.6011...
+ */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
