@@ -17,6 +17,7 @@ import * as path from "node:path";
  */
 export async function makeLargeRepository({ directory, dist, experiments, checkpoints, running = 0 }) {
   const cairn = await import(dist);
+  const { encodeSummary } = await import(new URL("repository/summary.js", dist).href);
   const project = path.join(directory, "project");
   await fs.mkdir(project, { recursive: true });
   await fs.writeFile(path.join(project, "train.py"), "print('training')\n");
@@ -61,10 +62,16 @@ export async function makeLargeRepository({ directory, dist, experiments, checkp
       stopped: isRunning ? null : new Date(created.getTime() + checkpoints * 1000).toISOString(),
       updated: isRunning ? new Date().toISOString() : new Date(created.getTime() + checkpoints * 1000).toISOString(),
     };
-    writes.push(fs.writeFile(path.join(repositoryPath, "experiments", `${id}.json`), JSON.stringify(record)));
+    // As the writer does: the record, then its summary (docs/FORMAT.md).
+    writes.push(
+      fs.writeFile(path.join(repositoryPath, "experiments", `${id}.json`), JSON.stringify(record)).then(() =>
+        fs.writeFile(path.join(repositoryPath, "summaries", `${id}.json`), encodeSummary(record)),
+      ),
+    );
     if (writes.length >= 256) await Promise.all(writes.splice(0));
   }
   await Promise.all(writes);
   await fs.rm(path.join(repositoryPath, "experiments", `${run.id}.json`));
+  await fs.rm(path.join(repositoryPath, "summaries", `${run.id}.json`));
   return repositoryPath;
 }

@@ -18,7 +18,8 @@ export type CairnErrorCode =
   | "INVALID_FILTER" // a filter or sort expression that does not parse or names unknown fields
   | "UNSAFE_PATH" // a path in a repository that would escape the target folder
   | "STORAGE" // the storage service refused or failed
-  | "CONFIG"; // cairn.yaml is unreadable or invalid
+  | "CONFIG" // cairn.yaml is unreadable or invalid
+  | "NOT_LOADED"; // a listed experiment's full checkpoint list was asked for before load()
 
 export class CairnError extends Error {
   readonly code: CairnErrorCode;

@@ -1,10 +1,15 @@
 import { shortId } from "../repository/ids.js";
-import type { LoadedExperiment } from "../repository/load.js";
+import { CairnError } from "../errors.js";
+import type { ListedExperiment } from "../repository/list-summaries.js";
+import { loadExperiment, type LoadedExperiment } from "../repository/load.js";
+import { summarize } from "../repository/summary.js";
 import { readObject, readTree } from "../repository/objects.js";
 import type {
   DependencyInfo,
   EnvironmentInfo,
+  ExperimentRecord,
   ExperimentStatus,
+  ExperimentSummary,
   GitInfo,
   Json,
   PrimaryMetric,
@@ -12,7 +17,6 @@ import type {
   TreeRef,
 } from "../repository/types.js";
 import type { Storage } from "../storage/storage.js";
-import { bestIndexOf, primaryMetricOf } from "./best.js";
 import { Checkpoint } from "./checkpoint.js";
 import { checkoutEntries, selectEntries, type CheckoutOptions, type CheckoutResult } from "./checkout.js";
 
@@ -36,46 +40,86 @@ export class Experiment {
   readonly environment: EnvironmentInfo;
   readonly git: GitInfo | null;
   readonly dependencies: Record<string, DependencyInfo>;
-  private readonly record: LoadedExperiment["record"];
+  /** How many checkpoints the experiment has (also on a listed experiment, without loading them). */
+  readonly checkpointCount: number;
+  /** The whole record when read in full; null for an experiment from a listing (its summary only). */
+  private readonly record: ExperimentRecord | null;
+  private readonly summary: ExperimentSummary;
   /** Checkpoint objects built so far, by index; one object per checkpoint, whichever way reached. */
   private readonly built: (Checkpoint | undefined)[] = [];
   private checkpointList: Checkpoint[] | null = null;
 
+  /**
+   * From a full record (`cairn.experiments.get`) or from a summary (`cairn.experiments.list`,
+   * which reads a few kilobytes per experiment instead of every checkpoint).
+   */
   constructor(
     private readonly storage: Storage,
-    loaded: LoadedExperiment,
+    source: LoadedExperiment | ListedExperiment,
   ) {
-    const record = loaded.record;
-    this.id = record.id;
-    this.created = new Date(record.created);
-    this.params = record.params;
-    this.status = loaded.status;
-    this.stopped = record.stopped ? new Date(record.stopped) : null;
-    this.lastHeartbeat = loaded.lastHeartbeat;
-    this.path = record.path;
-    this.code = record.code;
-    this.environment = record.environment;
-    this.git = record.git;
-    this.dependencies = record.dependencies;
-    this.record = record;
+    this.record = "record" in source ? source.record : null;
+    const summary = "summary" in source ? source.summary : summarize(source.record);
+    this.summary = summary;
+    this.id = summary.id;
+    this.created = new Date(summary.created);
+    this.params = summary.params;
+    this.status = source.status;
+    this.stopped = summary.stopped ? new Date(summary.stopped) : null;
+    this.lastHeartbeat = source.lastHeartbeat;
+    this.path = summary.path;
+    this.code = summary.code;
+    this.environment = summary.environment;
+    this.git = summary.git;
+    this.dependencies = summary.dependencies;
+    this.checkpointCount = summary.checkpointCount;
+  }
+
+  /** Whether every checkpoint is at hand (read with `get`, or after `load()`), not only best and latest. */
+  get loaded(): boolean {
+    return this.record !== null;
   }
 
   /**
    * The checkpoints, in the order recorded. Built on first use: a listing of thousands of
-   * experiments mostly needs only best() and latest().
+   * experiments mostly needs only best() and latest(). An experiment from `list()` carries only
+   * its summary: call `await experiment.load()` first (NOT_LOADED otherwise).
+   *
+   * @example
+   * const full = await experiment.load();
+   * full.checkpoints.map((c) => c.metrics.loss);
    */
   get checkpoints(): Checkpoint[] {
-    this.checkpointList ??= this.record.checkpoints.map((_, index) => this.checkpointAt(index));
+    const record = this.record;
+    if (record === null) {
+      throw new CairnError(
+        "NOT_LOADED",
+        `${this.description} comes from a listing, which reads only each experiment's summary (best and latest checkpoints). ` +
+          `For all ${this.checkpointCount} checkpoints use \`await experiment.load()\` or \`cairn.experiments.get("${shortId(this.id)}")\`.`,
+      );
+    }
+    this.checkpointList ??= record.checkpoints.map((_, index) => this.checkpointAt(index));
     return this.checkpointList;
   }
 
-  /** How many checkpoints the experiment has (without building them). */
-  get checkpointCount(): number {
-    return this.record.checkpoints.length;
+  /**
+   * The experiment with every checkpoint: itself when already complete, else read in full now
+   * (the record as it is now, so it may have more checkpoints than the listing showed).
+   *
+   * @example
+   * for (const listed of await cairn.experiments.list()) {
+   *   const experiment = await listed.load();
+   *   console.log(experiment.checkpoints.length);
+   * }
+   */
+  async load(): Promise<Experiment> {
+    if (this.record !== null) return this;
+    const loaded = await loadExperiment(this.storage, this.id);
+    if (loaded === null) throw new CairnError("NOT_FOUND", `${this.description} is no longer in the repository (removed since it was listed).`);
+    return new Experiment(this.storage, loaded);
   }
 
   private checkpointAt(index: number): Checkpoint {
-    return (this.built[index] ??= new Checkpoint(this.storage, this.record.checkpoints[index]!, this.id));
+    return (this.built[index] ??= new Checkpoint(this.storage, this.record!.checkpoints[index]!, this.id));
   }
 
   get description(): string {
@@ -84,7 +128,7 @@ export class Experiment {
 
   /** The primary metric declared by the most recent checkpoint that declares one. */
   get primaryMetric(): PrimaryMetric | null {
-    return primaryMetricOf(this.record.checkpoints);
+    return this.summary.primaryMetric;
   }
 
   /**
@@ -94,14 +138,17 @@ export class Experiment {
    * const model = await experiment.best()?.read("model.json");
    */
   best(): Checkpoint | null {
-    const index = bestIndexOf(this.record.checkpoints);
-    return index === null ? null : this.checkpointAt(index);
+    const best = this.summary.best;
+    if (best === null) return null;
+    return this.record ? this.checkpointAt(best.index) : (this.built[best.index] ??= new Checkpoint(this.storage, best.checkpoint, this.id));
   }
 
   /** The most recent checkpoint, or null. @example experiment.latest()?.step */
   latest(): Checkpoint | null {
-    const count = this.record.checkpoints.length;
-    return count === 0 ? null : this.checkpointAt(count - 1);
+    const latest = this.summary.latest;
+    if (latest === null) return null;
+    const index = this.checkpointCount - 1;
+    return this.record ? this.checkpointAt(index) : (this.built[index] ??= new Checkpoint(this.storage, latest, this.id));
   }
 
   /** The files of the code snapshot. @example (await experiment.codeFiles()).length */
@@ -150,7 +197,9 @@ export class Experiment {
       primaryMetric: this.primaryMetric,
       best: best?.toJSON() ?? null,
       latest: latest?.toJSON() ?? null,
-      checkpoints: this.checkpoints.map((c) => c.toJSON()),
+      checkpointCount: this.checkpointCount,
+      // A listed experiment has only its summary; its JSON says so by leaving the list out.
+      ...(this.record === null ? {} : { checkpoints: this.checkpoints.map((c) => c.toJSON()) }),
     };
   }
 }

@@ -3,9 +3,10 @@ import { checkFilterFields, closestFields, compareRows, parseFilters, parseSort,
 import { queryError } from "../query/error.js";
 import type { QueryRow } from "../query/index.js";
 import { checkFormat, ensureFormat } from "../repository/format.js";
-import { experimentKey, heartbeatKey } from "../repository/layout.js";
-import { loadExperiments, resolveId, type LoadedExperiment, type RecordCache, type RepositoryProblem } from "../repository/load.js";
-import { RecordCacheStore } from "../repository/record-cache-store.js";
+import { experimentKey, heartbeatKey, summaryKey } from "../repository/layout.js";
+import { listSummaries, type ListedExperiment, type SummaryCache } from "../repository/list-summaries.js";
+import { loadExperiment, loadExperiments, resolveExperimentId, resolveId, type LoadedExperiment, type RecordCache, type RepositoryProblem } from "../repository/load.js";
+import { SummaryCacheStore } from "../repository/summary-cache-store.js";
 import { cacheDirectory, isRemoteUrl } from "../storage/cache-directory.js";
 import { withObjectCache } from "../storage/object-cache.js";
 import * as path from "node:path";
@@ -56,11 +57,13 @@ export class Repository {
     readonly storage: Storage,
     /** Where relative checkpoint paths of new experiments resolve. */
     readonly projectDirectory: string,
-    /** Remote repositories keep a local copy of their records between processes. */
-    private readonly recordStore: RecordCacheStore | null,
+    /** Remote repositories keep a local copy of their summaries between processes. */
+    private readonly summaryStore: SummaryCacheStore | null,
   ) {}
 
-  private recordCache: RecordCache | null = null;
+  /** Full records read by this object, reused while their etag is unchanged. */
+  private readonly recordCache: RecordCache = new Map();
+  private summaryCache: SummaryCache | null = null;
 
   /**
    * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
@@ -77,10 +80,10 @@ export class Repository {
     const remote = isRemoteUrl(opened.url);
     // Remote contents are cached on local disk (immutable, so shared by every repository).
     const storage = remote ? withObjectCache(opened, path.join(cacheDirectory(), "objects")) : opened;
-    const recordStore = remote ? new RecordCacheStore(path.join(storage.localStateDirectory(), "records")) : null;
-    const marker = await checkFormat(storage, { remembered: await recordStore?.formatMarker() });
-    if (marker) await recordStore?.rememberFormat(marker);
-    const repository = new Repository(storage, projectDirectory, recordStore);
+    const summaryStore = remote ? new SummaryCacheStore(path.join(storage.localStateDirectory(), "records")) : null;
+    const marker = await checkFormat(storage, { remembered: await summaryStore?.formatMarker() });
+    if (marker) await summaryStore?.rememberFormat(marker);
+    const repository = new Repository(storage, projectDirectory, summaryStore);
     if (options.recover !== false) await repository.push();
     return repository;
   }
@@ -100,36 +103,56 @@ export class Repository {
     return startExperiment(this.storage, this.projectDirectory, options);
   }
 
-  /** Every readable experiment (newest first) and the problems met on the way. */
+  /**
+   * Every readable experiment (newest first), from their summaries, and the problems met on the
+   * way. The experiments carry best and latest checkpoints; `load()` one for all its checkpoints.
+   *
+   * @example
+   * const { experiments, problems } = await repository.load();
+   */
   async load(): Promise<{ experiments: Experiment[]; problems: RepositoryProblem[] }> {
-    const { experiments, problems } = await this.loadRecords();
+    const { experiments, problems } = await this.listSummaries();
     return { experiments: experiments.map((e) => this.wrap(e)), problems };
   }
 
   /**
-   * Every record as read, with status: what `load()` wraps. Records unchanged since this
+   * Every experiment's summary, with status: what listings read. Summaries unchanged since this
    * repository's previous listing (same etag) are not read again, so a long-lived reader (the
-   * web UI's server) refreshes cheaply; remote repositories also keep them on local disk.
+   * web UI's server) refreshes cheaply; remote repositories also keep them on local disk, so a
+   * repeated `cairn ls` of an unchanged bucket sends only LIST requests.
    *
    * @example
-   * const { experiments } = await repository.loadRecords(); // LoadedExperiment[], for resolveId
+   * const { experiments } = await repository.listSummaries(); // ListedExperiment[]
    */
-  async loadRecords(): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
-    if (this.recordStore === null) {
-      this.recordCache ??= new Map();
-      return loadExperiments(this.storage, new Date(), this.recordCache);
+  async listSummaries(): Promise<Awaited<ReturnType<typeof listSummaries>>> {
+    if (this.summaryStore === null) {
+      this.summaryCache ??= new Map();
+      return listSummaries(this.storage, new Date(), this.summaryCache);
     }
-    this.recordCache ??= await this.recordStore.load();
-    const result = await loadExperiments(this.storage, new Date(), this.recordCache);
-    await this.recordStore.save(this.recordCache).catch(() => {
+    this.summaryCache ??= await this.summaryStore.load();
+    const result = await listSummaries(this.storage, new Date(), this.summaryCache);
+    await this.summaryStore.save(this.summaryCache).catch(() => {
       // A read-only cache folder only makes the next listing slower.
     });
     return result;
   }
 
   /**
-   * Experiments matching a filter, sorted. Unreadable experiments are skipped and reported in
-   * the result's `problems`, never thrown.
+   * Every record in full, with status: what resolving a checkpoint ID needs (a checkpoint's ID
+   * is only in its experiment's record). Records unchanged since this object's previous call are
+   * not read again.
+   *
+   * @example
+   * const { experiments } = await repository.loadRecords(); // LoadedExperiment[], for resolveId
+   */
+  async loadRecords(): Promise<Awaited<ReturnType<typeof loadExperiments>>> {
+    return loadExperiments(this.storage, new Date(), this.recordCache);
+  }
+
+  /**
+   * Experiments matching a filter, sorted, each from its summary (best and latest checkpoints
+   * at hand; `await experiment.load()` for all of them). Unreadable experiments are skipped and
+   * reported in the result's `problems`, never thrown.
    *
    * @example
    * const running = await repository.listExperiments({ filter: "status = running" });
@@ -163,8 +186,24 @@ export class Repository {
     if (typeof idOrPrefix !== "string" || idOrPrefix.trim() === "") {
       throw new CairnError("INVALID_ARGUMENT", `Give an ID or a prefix of one, like "e510303"; got ${JSON.stringify(idOrPrefix)}.`);
     }
-    const { experiments } = await this.loadRecords();
-    const found = resolveId(experiments, idOrPrefix, kinds);
+    if (!kinds.includes("checkpoint")) {
+      // Experiment IDs are in the summaries: read one record, not all of them.
+      const { experiments } = await this.listSummaries();
+      const listed = resolveExperimentId(experiments, idOrPrefix);
+      const loaded = await loadExperiment(this.storage, listed.summary.id);
+      if (loaded === null) throw new CairnError("NOT_FOUND", `Experiment ${listed.summary.id} was removed while it was being read.`);
+      return this.wrap(loaded);
+    }
+    const { experiments, problems } = await this.loadRecords();
+    let found;
+    try {
+      found = resolveId(experiments, idOrPrefix, kinds);
+    } catch (error) {
+      // An experiment listed from its summary whose record is damaged: say that, not "no such ID".
+      const damaged = problems.find((p) => p.experimentId?.startsWith(idOrPrefix.trim().toLowerCase()));
+      if (isCairnError(error, "NOT_FOUND") && damaged) throw new CairnError("CORRUPT", damaged.message, { details: { key: damaged.key } });
+      throw error;
+    }
     const experiment = this.wrap(found.experiment);
     return found.kind === "experiment" ? experiment : experiment.checkpoints[found.checkpointIndex]!;
   }
@@ -177,11 +216,11 @@ export class Repository {
    * await repository.remove(["e510303"]);
    */
   async remove(ids: string[], options: { force?: boolean } = {}): Promise<{ id: string; readable: boolean }[]> {
-    const { experiments, problems } = await this.loadRecords();
+    const { experiments, problems } = await this.listSummaries();
     const unreadable = problems.filter((p) => p.experimentId !== null).map((p) => p.experimentId!);
     const targets = ids.map((id) => {
       try {
-        return { id: resolveId(experiments, id, ["experiment"]).experiment.record.id, readable: true };
+        return { id: resolveExperimentId(experiments, id).summary.id, readable: true };
       } catch (error) {
         // A corrupt record cannot be parsed, but it can still be removed by its ID.
         const matches = unreadable.filter((candidate) => candidate.startsWith(id.toLowerCase()));
@@ -189,11 +228,14 @@ export class Repository {
         throw error;
       }
     });
-    const running = experiments.filter((e) => e.status === "running" && targets.some((t) => t.id === e.record.id));
+    const running = experiments.filter((e) => e.status === "running" && targets.some((t) => t.id === e.summary.id));
     if (running.length > 0 && !options.force) {
-      throw new CairnError("INVALID_ARGUMENT", `${running.map((e) => e.record.id.slice(0, 7)).join(", ")} ${running.length === 1 ? "is" : "are"} running; stop ${running.length === 1 ? "it" : "them"} first, or force the removal.`);
+      throw new CairnError("INVALID_ARGUMENT", `${running.map((e) => e.summary.id.slice(0, 7)).join(", ")} ${running.length === 1 ? "is" : "are"} running; stop ${running.length === 1 ? "it" : "them"} first, or force the removal.`);
     }
     for (const target of targets) {
+      // The summary first: a summary without its record would be ignored anyway, but a record
+      // left without its summary (a crash in between) is still listed, from the record.
+      await this.storage.delete(summaryKey(target.id));
       await this.storage.delete(experimentKey(target.id));
       await this.storage.delete(heartbeatKey(target.id));
     }
@@ -221,7 +263,7 @@ export class Repository {
     return recoverSpools(this.storage);
   }
 
-  private wrap(loaded: LoadedExperiment): Experiment {
+  private wrap(loaded: LoadedExperiment | ListedExperiment): Experiment {
     return new Experiment(this.storage, loaded);
   }
 }

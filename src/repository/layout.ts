@@ -6,7 +6,7 @@
 export const FORMAT_KEY = "cairn.json";
 /** The major format this build writes; readers refuse a larger major. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const ID = /^[0-9a-f]{32}$/;
@@ -19,10 +19,26 @@ export function objectKey(sha256: string): string {
 export const EXPERIMENTS_PREFIX = "experiments/";
 export const HEARTBEATS_PREFIX = "heartbeats/";
 export const OBJECTS_PREFIX = "objects/";
+export const SUMMARIES_PREFIX = "summaries/";
 
 /** `experiments/<id>.json`: the experiment's record, written only by the process that runs it. */
 export function experimentKey(id: string): string {
   return `${EXPERIMENTS_PREFIX}${id}.json`;
+}
+
+/**
+ * `summaries/<id>.json`: the record without its checkpoint list (count, best and latest instead),
+ * written by the same process right after each record write, so a listing reads kilobytes per
+ * experiment instead of the whole history.
+ */
+export function summaryKey(id: string): string {
+  return `${SUMMARIES_PREFIX}${id}.json`;
+}
+
+/** The experiment ID in a key of `summaries/`, or null for anything else found there. */
+export function summaryIdOfKey(key: string): string | null {
+  const match = /^summaries\/([0-9a-f]{32})\.json$/.exec(key);
+  return match?.[1] ?? null;
 }
 
 /** `heartbeats/<id>`: rewritten every few seconds while the experiment runs. */

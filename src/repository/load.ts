@@ -125,10 +125,7 @@ export type Resolved =
  * const found = resolveId(experiments, "e5103", ["experiment", "checkpoint"]);
  */
 export function resolveId(experiments: LoadedExperiment[], prefix: string, kinds: ("experiment" | "checkpoint")[]): Resolved {
-  const wanted = prefix.trim().toLowerCase();
-  if (!/^[0-9a-f]+$/.test(wanted)) {
-    throw new CairnError("INVALID_ARGUMENT", `"${prefix}" is not an ID: IDs are hexadecimal, like e510303. Run "cairn ls" to see them.`);
-  }
+  const wanted = checkPrefix(prefix);
   const matches: Resolved[] = [];
   for (const experiment of experiments) {
     if (kinds.includes("experiment") && experiment.record.id.startsWith(wanted)) matches.push({ kind: "experiment", experiment });
@@ -138,14 +135,41 @@ export function resolveId(experiments: LoadedExperiment[], prefix: string, kinds
       });
     }
   }
-  const exact = matches.filter((m) => idOf(m) === wanted);
-  const chosen = exact.length === 1 ? exact : matches;
   const what = kinds.length === 2 ? "experiment or checkpoint" : kinds[0]!;
+  return pickUnique(matches, prefix, what, (m) => ({ kind: m.kind, id: idOf(m), experiment: m.experiment.record.id }));
+}
+
+/**
+ * Resolves an experiment ID or unique prefix among listed experiments (summaries), with the
+ * same errors as `resolveId`.
+ *
+ * @example
+ * const listed = resolveExperimentId(experiments, "e5103");
+ */
+export function resolveExperimentId<T extends { summary: { id: string } }>(experiments: T[], prefix: string): T {
+  const wanted = checkPrefix(prefix);
+  const matches = experiments.filter((e) => e.summary.id.startsWith(wanted));
+  return pickUnique(matches, prefix, "experiment", (e) => ({ kind: "experiment", id: e.summary.id, experiment: e.summary.id }));
+}
+
+function checkPrefix(prefix: string): string {
+  const wanted = prefix.trim().toLowerCase();
+  if (!/^[0-9a-f]+$/.test(wanted)) {
+    throw new CairnError("INVALID_ARGUMENT", `"${prefix}" is not an ID: IDs are hexadecimal, like e510303. Run "cairn ls" to see them.`);
+  }
+  return wanted;
+}
+
+/** The one match (an exact ID wins over longer ones), or NOT_FOUND / AMBIGUOUS_ID listing the candidates. */
+function pickUnique<T>(matches: T[], prefix: string, what: string, describe: (match: T) => { kind: string; id: string; experiment: string }): T {
+  const wanted = prefix.trim().toLowerCase();
+  const exact = matches.filter((m) => describe(m).id === wanted);
+  const chosen = exact.length === 1 ? exact : matches;
   if (chosen.length === 0) {
     throw new CairnError("NOT_FOUND", `No ${what} has an ID starting with "${prefix}". Run "cairn ls" to see the experiments.`, { details: { prefix } });
   }
   if (chosen.length > 1) {
-    const candidates = chosen.map((m) => ({ kind: m.kind, id: idOf(m), experiment: m.experiment.record.id }));
+    const candidates = chosen.map(describe);
     const lines = candidates.slice(0, 20).map((c) => `  ${c.kind} ${c.id}${c.kind === "checkpoint" ? ` (experiment ${c.experiment.slice(0, 7)})` : ""}`);
     throw new CairnError(
       "AMBIGUOUS_ID",

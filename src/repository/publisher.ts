@@ -6,7 +6,8 @@ import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
 import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
 import { hashBytes } from "./hash.js";
 import { encodeTree } from "./objects.js";
-import { experimentKey, objectKey } from "./layout.js";
+import { experimentKey, objectKey, summaryKey } from "./layout.js";
+import { encodeSummary } from "./summary.js";
 import type { ExperimentSpool } from "./spool.js";
 import type { ExperimentRecord, Tree, TreeRef } from "./types.js";
 
@@ -16,6 +17,42 @@ import type { ExperimentRecord, Tree, TreeRef } from "./types.js";
  * are stored whole: one object each is cheaper than a chunk list, and they dedup as files.
  */
 export const CHUNK_THRESHOLD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How far one publish round has got: the bytes and files it has to send, and how many are done
+ * (sent, or found in the repository already). Trees and the record are not counted: they are
+ * small and come last.
+ */
+export interface PublishProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+}
+
+/** The rounds running now in this process, for progress while a script or `cairn push` waits. */
+const activeRounds = new Set<PublishProgress>();
+/** What rounds that ended in this process did, for a total across several (`cairn push`). */
+const ended = { bytes: 0, files: 0 };
+
+/**
+ * What every publish round running in this process has done and has left, added up (zeros when
+ * none runs), and what the rounds that ended before did (`endedBytes`, `endedFiles`). Exit
+ * handling and `cairn push` poll it to show progress.
+ *
+ * @example
+ * const { bytesDone, bytesTotal } = publishingProgress(); // e.g. 312 MiB of 1 GiB
+ */
+export function publishingProgress(): PublishProgress & { rounds: number; endedBytes: number; endedFiles: number } {
+  const sum = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, rounds: activeRounds.size, endedBytes: ended.bytes, endedFiles: ended.files };
+  for (const round of activeRounds) {
+    sum.bytesDone += round.bytesDone;
+    sum.bytesTotal += round.bytesTotal;
+    sum.filesDone += round.filesDone;
+    sum.filesTotal += round.filesTotal;
+  }
+  return sum;
+}
 
 /**
  * Publishes what a spool holds, in the commit order that keeps readers safe: file contents
@@ -40,6 +77,8 @@ export class SpoolPublisher {
   private readonly probeFirst: boolean;
   /** Whether the chunk last looked at was in the repository already (see uploadChunk). */
   private lastChunkExisted = true;
+  /** The counters of the round in progress (null between rounds). */
+  private round: PublishProgress | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -47,6 +86,16 @@ export class SpoolPublisher {
     private readonly concurrency = 8,
   ) {
     this.probeFirst = !isRemoteUrl(storage.url);
+  }
+
+  /**
+   * What the publish round in progress has done and has left; null when none runs.
+   *
+   * @example
+   * const progress = publisher.progress; // { bytesDone: 3145728, bytesTotal: 1073741824, filesDone: 0, filesTotal: 1 }
+   */
+  get progress(): PublishProgress | null {
+    return this.round === null ? null : { ...this.round };
   }
 
   /**
@@ -70,10 +119,19 @@ export class SpoolPublisher {
         else whole.add(file.sha256);
       }
     }
-    await Promise.all([
-      this.uploadObjects([...whole].filter((sha) => !this.published.has(sha))),
-      this.chunkFiles([...large]),
-    ]);
+    const wholeToSend = [...whole].filter((sha) => !this.published.has(sha));
+    const round: PublishProgress = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: wholeToSend.length + large.size };
+    for (const size of large.values()) round.bytesTotal += size;
+    this.round = round;
+    activeRounds.add(round);
+    try {
+      await Promise.all([this.uploadObjects(wholeToSend), this.chunkFiles([...large])]);
+    } finally {
+      activeRounds.delete(round);
+      ended.bytes += round.bytesDone;
+      ended.files += round.filesDone;
+      this.round = null;
+    }
 
     for (const [sha256, tree] of pendingTrees) {
       const files = tree.files.map((file) => {
@@ -98,6 +156,9 @@ export class SpoolPublisher {
       checkpoints: snapshot.checkpoints.map((checkpoint) => (checkpoint.tree ? { ...checkpoint, tree: this.publishedRef(checkpoint.tree) } : checkpoint)),
     };
     await this.storage.put(experimentKey(record.id), JSON.stringify(published));
+    // After the record, never before: a summary must not name a checkpoint the record lacks.
+    // A crash between the two leaves the summary one write behind until the spool is replayed.
+    await this.storage.put(summaryKey(record.id), encodeSummary(published));
   }
 
   /** A record's reference to a tree as captured, turned into one to the tree as published. */
@@ -120,12 +181,16 @@ export class SpoolPublisher {
           // Published earlier (by us before a restart, or by a later capture of equal bytes).
           if ((error as NodeJS.ErrnoException).code === "ENOENT" && (await this.storage.stat(objectKey(sha256)))) {
             this.published.add(sha256);
+            this.count(0, 0, 1);
             continue;
           }
           throw new CairnError("CORRUPT", `Captured object ${sha256} is missing from the spool ${this.spool.directory} and from the repository.`, { cause: error });
         }
         // Durable locally before the repository may refer to it.
+        let size = 0;
         try {
+          size = (await handle.stat()).size;
+          this.count(0, size, 0);
           await handle.sync();
         } finally {
           await handle.close();
@@ -133,14 +198,26 @@ export class SpoolPublisher {
         await this.storage.putFileIfAbsent(objectKey(sha256), local);
         await fs.rm(local, { force: true });
         this.published.add(sha256);
+        this.count(size, 0, 1);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, hashes.length) }, worker));
   }
 
+  /** Adds to the counters of the round in progress (whole objects' sizes are learnt as they are opened). */
+  private count(bytesDone: number, bytesTotal: number, filesDone: number): void {
+    if (this.round === null) return;
+    this.round.bytesDone += bytesDone;
+    this.round.bytesTotal += bytesTotal;
+    this.round.filesDone += filesDone;
+  }
+
   /** Chunks large files one after the other (each one's chunks upload in parallel). */
   private async chunkFiles(files: [string, number][]): Promise<void> {
-    for (const [sha256, size] of files) this.chunkLists.set(sha256, await this.chunkFile(sha256, size));
+    for (const [sha256, size] of files) {
+      this.chunkLists.set(sha256, await this.chunkFile(sha256, size));
+      this.count(0, 0, 1);
+    }
   }
 
   /**
@@ -152,6 +229,7 @@ export class SpoolPublisher {
     const saved = await loadChunkList(this.spool.directory, sha256);
     if (saved && saved.reduce((sum, chunk) => sum + chunk.size, 0) === size) {
       for (const chunk of saved) this.published.add(chunk.sha256);
+      this.count(size, 0, 0);
       return saved;
     }
     const local = this.spool.objectPath(sha256);
@@ -160,7 +238,10 @@ export class SpoolPublisher {
       located = await this.uploadChunks(local);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      if (await this.storage.stat(objectKey(sha256))) return null;
+      if (await this.storage.stat(objectKey(sha256))) {
+        this.count(size, 0, 0);
+        return null;
+      }
       throw new CairnError("CORRUPT", `Captured object ${sha256} is missing from the spool ${this.spool.directory} and from the repository.`, { cause: error });
     }
     const total = located.reduce((sum, chunk) => sum + chunk.size, 0);
@@ -206,7 +287,10 @@ export class SpoolPublisher {
       let located: LocatedChunk[];
       try {
         located = await chunkAndHashFile(local, (chunk) => {
-          if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) return;
+          if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) {
+            this.count(chunk.size, 0, 0);
+            return;
+          }
           queued.add(chunk.sha256);
           queue.push(chunk);
           waiting.shift()?.();
@@ -234,6 +318,7 @@ export class SpoolPublisher {
       if (await this.storage.stat(key)) {
         this.lastChunkExisted = true;
         this.published.add(chunk.sha256);
+        this.count(chunk.size, 0, 0);
         return;
       }
     }
@@ -246,5 +331,6 @@ export class SpoolPublisher {
     }
     this.lastChunkExisted = !(await this.storage.putIfAbsent(key, bytes));
     this.published.add(chunk.sha256);
+    this.count(chunk.size, 0, 0);
   }
 }

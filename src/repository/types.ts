@@ -101,3 +101,17 @@ export interface ExperimentRecord {
 }
 
 export type ExperimentStatus = "running" | "stopped" | "crashed";
+
+/**
+ * `summaries/<id>.json`: an experiment record without its checkpoint list, plus what a listing
+ * shows of the checkpoints. Derived from the record by its writer (see summary.ts).
+ */
+export interface ExperimentSummary extends Omit<ExperimentRecord, "checkpoints"> {
+  checkpointCount: number;
+  /** As `primaryMetricOf` the whole list: declared by the most recent checkpoint that declares one. */
+  primaryMetric: PrimaryMetric | null;
+  /** The best checkpoint by the primary metric and its index in the record's list, or null. */
+  best: { index: number; checkpoint: CheckpointRecord } | null;
+  /** The last checkpoint (index `checkpointCount - 1`), or null when there are none. */
+  latest: CheckpointRecord | null;
+}

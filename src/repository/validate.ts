@@ -1,7 +1,7 @@
 import { CairnError } from "../errors.js";
 import { isId, isSha256 } from "./layout.js";
 import { isStoredMetric } from "./metrics.js";
-import type { CheckpointRecord, ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
+import type { CheckpointRecord, ExperimentRecord, ExperimentSummary, Tree, TreeEntry, TreeRef } from "./types.js";
 import { checkRelativePath } from "./paths.js";
 
 /**
@@ -148,6 +148,41 @@ function checkpoint(value: unknown, index: number): CheckpointRecord {
   };
 }
 
+/** The fields a record and its summary share, checked; `checkpoints` is left to the caller. */
+function baseFields(raw: Record<string, unknown>, key: string, what: string): Omit<ExperimentRecord, "checkpoints"> {
+  if (typeof raw.format === "number" && raw.format > 1) {
+    throw new CairnError("FORMAT_TOO_NEW", `${what} ${key} uses format ${raw.format}, newer than this Cairn reads (1). Upgrade Cairn: npm install cairn@latest.`, { details: { key } });
+  }
+  if (raw.format !== 1) fail(`"format" is ${JSON.stringify(raw.format)}, expected 1`);
+  if (!isId(raw.id)) fail(`"id" is not a 32-digit hex ID`);
+  if (!key.includes(raw.id)) fail(`"id" ${raw.id} does not match the object's name`);
+  const environment = environmentOf(raw.environment);
+  const interval = raw.heartbeatIntervalMs;
+  if (typeof interval !== "number" || !(interval > 0)) fail(`"heartbeatIntervalMs" is not a positive number`);
+  return {
+    format: 1,
+    id: raw.id,
+    created: date(raw.created, "created"),
+    params: (raw.params ?? null) as ExperimentRecord["params"],
+    path: string(raw.path ?? "", "path"),
+    code: treeRef(raw.code, "code"),
+    environment,
+    git: gitOf(raw.git),
+    dependencies: dependenciesOf(raw.dependencies),
+    heartbeatIntervalMs: interval,
+    stopped: raw.stopped === null || raw.stopped === undefined ? null : date(raw.stopped, "stopped"),
+    updated: date(raw.updated ?? raw.created, "updated"),
+  };
+}
+
+/** Turns a failed check into CairnError("CORRUPT") naming the object. */
+function corrupt(error: unknown, what: string, key: string): unknown {
+  if (error instanceof Invalid || error instanceof SyntaxError) {
+    return new CairnError("CORRUPT", `${what} ${key} is corrupt: ${error.message}. Run "cairn verify" to check the whole repository.`, { cause: error, details: { key } });
+  }
+  return error;
+}
+
 /**
  * Parses and checks an experiment record; throws CairnError("CORRUPT") naming the key.
  *
@@ -157,37 +192,45 @@ function checkpoint(value: unknown, index: number): CheckpointRecord {
 export function parseExperimentRecord(bytes: Buffer | string, key: string): ExperimentRecord {
   try {
     const raw = object(JSON.parse(bytes.toString()), "the record");
-    if (typeof raw.format === "number" && raw.format > 1) {
-      throw new CairnError("FORMAT_TOO_NEW", `Experiment record ${key} uses format ${raw.format}, newer than this Cairn reads (1). Upgrade Cairn: npm install cairn@latest.`, { details: { key } });
-    }
-    if (raw.format !== 1) fail(`"format" is ${JSON.stringify(raw.format)}, expected 1`);
-    if (!isId(raw.id)) fail(`"id" is not a 32-digit hex ID`);
-    if (!key.includes(raw.id)) fail(`"id" ${raw.id} does not match the object's name`);
+    const base = baseFields(raw, key, "Experiment record");
     const checkpoints = raw.checkpoints ?? [];
     if (!Array.isArray(checkpoints)) fail(`"checkpoints" is not a list`);
-    const environment = environmentOf(raw.environment);
-    const interval = raw.heartbeatIntervalMs;
-    if (typeof interval !== "number" || !(interval > 0)) fail(`"heartbeatIntervalMs" is not a positive number`);
-    return {
-      format: 1,
-      id: raw.id,
-      created: date(raw.created, "created"),
-      params: (raw.params ?? null) as ExperimentRecord["params"],
-      path: string(raw.path ?? "", "path"),
-      code: treeRef(raw.code, "code"),
-      environment,
-      git: gitOf(raw.git),
-      dependencies: dependenciesOf(raw.dependencies),
-      heartbeatIntervalMs: interval,
-      checkpoints: checkpoints.map(checkpoint),
-      stopped: raw.stopped === null || raw.stopped === undefined ? null : date(raw.stopped, "stopped"),
-      updated: date(raw.updated ?? raw.created, "updated"),
-    };
+    return { ...base, checkpoints: checkpoints.map(checkpoint) };
   } catch (error) {
-    if (error instanceof Invalid || error instanceof SyntaxError) {
-      throw new CairnError("CORRUPT", `Experiment record ${key} is corrupt: ${error.message}. Run "cairn verify" to check the whole repository.`, { cause: error, details: { key } });
+    throw corrupt(error, "Experiment record", key);
+  }
+}
+
+/**
+ * Parses and checks an experiment summary (`summaries/<id>.json`); throws CairnError("CORRUPT")
+ * naming the key. Readers that meet a corrupt summary fall back to the record.
+ *
+ * @example
+ * const summary = parseExperimentSummary(bytes, "summaries/e51….json");
+ */
+export function parseExperimentSummary(bytes: Buffer | string, key: string): ExperimentSummary {
+  try {
+    const raw = object(JSON.parse(bytes.toString()), "the summary");
+    const base = baseFields(raw, key, "Experiment summary");
+    const checkpointCount = count(raw.checkpointCount, "checkpointCount");
+    const latest = raw.latest === null || raw.latest === undefined ? null : checkpoint(raw.latest, checkpointCount - 1);
+    if ((latest === null) !== (checkpointCount === 0)) fail(`"latest" does not agree with "checkpointCount"`);
+    let best: ExperimentSummary["best"] = null;
+    if (raw.best !== null && raw.best !== undefined) {
+      const entry = object(raw.best, "best");
+      const index = count(entry.index, "best.index");
+      if (index >= checkpointCount) fail(`"best.index" is beyond the last checkpoint`);
+      best = { index, checkpoint: checkpoint(entry.checkpoint, index) };
     }
-    throw error;
+    let primaryMetric: ExperimentSummary["primaryMetric"] = null;
+    if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
+      const primary = object(raw.primaryMetric, "primaryMetric");
+      if (primary.goal !== "minimize" && primary.goal !== "maximize") fail(`primaryMetric.goal is not "minimize" or "maximize"`);
+      primaryMetric = { name: string(primary.name, "primaryMetric.name"), goal: primary.goal };
+    }
+    return { ...base, checkpointCount, primaryMetric, best, latest };
+  } catch (error) {
+    throw corrupt(error, "Experiment summary", key);
   }
 }
 

@@ -1,11 +1,13 @@
 import * as path from "node:path";
-import { bestOf, primaryMetricOf } from "../api/best.js";
+import { bestOf, primaryMetricOf } from "../repository/best.js";
+import { mapLimit } from "../repository/load.js";
 import type { Checkpoint } from "../api/checkpoint.js";
 import type { Experiment } from "../api/experiment.js";
 import { Repository } from "../api/repository.js";
 import type { RecordedCheckpoint, Run } from "../api/run.js";
 import { resolveProject } from "../config.js";
-import { CairnError } from "../errors.js";
+import { CairnError, isCairnError } from "../errors.js";
+import { experimentKey } from "../repository/layout.js";
 import type { DependencyInfo } from "../repository/types.js";
 import { handOverFile } from "./open-file.js";
 import { checkpointToWire, experimentToWire, recordedToWire, type ExperimentWire } from "./serialize.js";
@@ -87,7 +89,24 @@ export class RpcSession {
     "experiments.list": async (p) => {
       const repository = await this.repository(p);
       const list = await repository.listExperiments({ filter: optional(p.filter) as string | string[] | undefined, sort: optional(p.sort) as string | undefined });
-      return { experiments: list.map((e) => this.remember(repository, e)), problems: list.problems };
+      // The binding's experiments carry every checkpoint (Python's `experiment.checkpoints` is a
+      // plain list), so the listed summaries are read in full here.
+      const problems = [...list.problems];
+      const full = await mapLimit(list, 16, async (e) => {
+        try {
+          return await e.load();
+        } catch (error) {
+          // Removed since the listing, or a record damaged behind an intact summary.
+          if (isCairnError(error, "NOT_FOUND")) return null;
+          if (isCairnError(error, "CORRUPT")) {
+            problems.push({ key: experimentKey(e.id), experimentId: e.id, message: error.message });
+            return null;
+          }
+          throw error;
+        }
+      });
+      const found = full.filter((e): e is Experiment => e !== null);
+      return { experiments: found.map((e) => this.remember(repository, e)), problems };
     },
 
     "experiments.get": async (p) => {

@@ -1,7 +1,9 @@
 import { Experiment } from "../api/experiment.js";
 import type { Repository } from "../api/repository.js";
-import { loadExperiment, resolveId, type LoadedExperiment, type RepositoryProblem } from "../repository/load.js";
-import { isCairnError } from "../errors.js";
+import type { ListedExperiment } from "../repository/list-summaries.js";
+import { isId } from "../repository/layout.js";
+import { loadExperiment, resolveExperimentId, resolveId, type RepositoryProblem } from "../repository/load.js";
+import { CairnError, isCairnError } from "../errors.js";
 import type { Checkpoint } from "../api/checkpoint.js";
 
 /** Every experiment of the repository as read at one moment. */
@@ -9,8 +11,8 @@ export interface Snapshot {
   /** Counts up with every load, so derived caches know when they are stale. */
   version: number;
   loadedAt: number;
-  loaded: LoadedExperiment[];
-  /** Newest first, as `Repository.load()` returns them. */
+  listed: ListedExperiment[];
+  /** Newest first, as `Repository.load()` returns them: from summaries (best and latest checkpoints). */
   experiments: Experiment[];
   problems: RepositoryProblem[];
 }
@@ -28,13 +30,12 @@ const MAX_BUSY_SHARE = 0.2;
 
 /**
  * The server's view of a repository. Nothing is read at start-up (so `cairn ui` listens at
- * once); the first request reads every record, later ones get the snapshot at hand while a
- * refresh runs in the background (stale-while-revalidate), so a page that polls never waits for
- * a listing after the first. A refresh re-reads only the records whose etag changed (the
- * `RecordCache` of `loadExperiments`) and runs at most once per TTL, and less often when the
- * repository is slow to list. It reads with the same functions as `Repository.load()` and
- * `Repository.resolve()`; it keeps the loaded records so an ID prefix resolves against the
- * snapshot instead of re-reading every record.
+ * once); the first request reads every experiment's summary, later ones get the snapshot at hand
+ * while a refresh runs in the background (stale-while-revalidate), so a page that polls never
+ * waits for a listing after the first. A refresh re-reads only the summaries whose etag changed
+ * (the `SummaryCache` of `listSummaries`) and runs at most once per TTL, and less often when the
+ * repository is slow to list. It reads with the same functions as `Repository.load()`; an
+ * experiment's page reads that one record in full.
  *
  * @example
  * const source = new ExperimentSource(repository, { ttlMs: 2000 });
@@ -47,7 +48,10 @@ export class ExperimentSource {
   private version = 0;
   private lastLoadMs = 0;
   private readonly ttlMs: number;
-  private readonly wrapped = new Map<string, { loaded: LoadedExperiment; experiment: Experiment }>();
+  /** Listed experiments wrapped, reused while summary, status and heartbeat are unchanged. */
+  private readonly wrapped = new Map<string, { listed: ListedExperiment; experiment: Experiment }>();
+  /** Experiments read in full (for their pages), reused while their summary is unchanged. */
+  private readonly full = new Map<string, { summary: ListedExperiment["summary"]; experiment: Experiment }>();
 
   constructor(
     readonly repository: Repository,
@@ -77,67 +81,85 @@ export class ExperimentSource {
   private async load(): Promise<Snapshot> {
     const started = Date.now();
     const first = this.current === null;
-    const { experiments, problems } = await this.repository.loadRecords();
+    const { experiments, problems } = await this.repository.listSummaries();
     const snapshot: Snapshot = {
       version: ++this.version,
       loadedAt: Date.now(),
-      loaded: experiments,
-      experiments: experiments.map((loaded) => this.wrap(loaded)),
+      listed: experiments,
+      experiments: experiments.map((listed) => this.wrap(listed)),
       problems,
     };
-    const present = new Set(experiments.map((e) => e.record.id));
+    const present = new Set(experiments.map((e) => e.summary.id));
     for (const id of [...this.wrapped.keys()]) if (!present.has(id)) this.wrapped.delete(id);
+    for (const id of [...this.full.keys()]) if (!present.has(id)) this.full.delete(id);
     this.current = snapshot;
-    // The first read parses every record; later ones only what changed: pace by those.
+    // The first read parses every summary; later ones only what changed: pace by those.
     if (!first) this.lastLoadMs = Date.now() - started;
     return snapshot;
   }
 
-  /** The Experiment of a loaded record, reused while record, status and heartbeat are unchanged. */
-  private wrap(loaded: LoadedExperiment): Experiment {
-    const previous = this.wrapped.get(loaded.record.id);
-    if (previous && previous.loaded.record === loaded.record && previous.loaded.status === loaded.status && previous.loaded.lastHeartbeat?.getTime() === loaded.lastHeartbeat?.getTime()) {
+  /** The Experiment of a listed summary, reused while summary, status and heartbeat are unchanged. */
+  private wrap(listed: ListedExperiment): Experiment {
+    const previous = this.wrapped.get(listed.summary.id);
+    if (previous && previous.listed.summary === listed.summary && previous.listed.status === listed.status && previous.listed.lastHeartbeat?.getTime() === listed.lastHeartbeat?.getTime()) {
       return previous.experiment;
     }
-    const experiment = new Experiment(this.repository.storage, loaded);
-    this.wrapped.set(loaded.record.id, { loaded, experiment });
+    const experiment = new Experiment(this.repository.storage, listed);
+    this.wrapped.set(listed.summary.id, { listed, experiment });
     return experiment;
   }
 
   /**
-   * An experiment or checkpoint by ID or unique prefix, resolved like `Repository.resolve()`. A
-   * prefix the cached listing does not know is tried again on a fresh listing (it may be a new
-   * experiment). A running experiment's record is read again, so its page is live.
+   * An experiment in full by ID or unique prefix, resolved like `Repository.resolve()`. A prefix
+   * the cached listing does not know is tried again on a fresh listing (it may be a new
+   * experiment). The record is read once and reused while the experiment's summary is unchanged
+   * (10,000 checkpoints are not re-read per request); a running experiment's record is read
+   * again each time, so its page is live.
    *
    * @example
-   * const found = await source.resolve("3ccb2f1", ["checkpoint"]);
+   * const experiment = await source.experiment("e5103");
    */
-  async resolve(idOrPrefix: string, kinds: ("experiment" | "checkpoint")[]): Promise<Experiment | Checkpoint> {
+  async experiment(idOrPrefix: string): Promise<Experiment> {
     let snapshot = await this.snapshot();
-    let found;
+    let listed: ListedExperiment;
     try {
-      found = resolveId(snapshot.loaded, idOrPrefix, kinds);
+      listed = resolveExperimentId(snapshot.listed, idOrPrefix);
     } catch (error) {
       if (!isCairnError(error, "NOT_FOUND")) throw error;
       snapshot = await this.snapshot({ fresh: true });
-      found = resolveId(snapshot.loaded, idOrPrefix, kinds);
+      listed = resolveExperimentId(snapshot.listed, idOrPrefix);
     }
-    // A running experiment's record is read again (its page is live); any other is taken from the
-    // snapshot as it is, Experiment object included (10,000 checkpoints are not rebuilt per request).
-    const loaded = found.experiment.status === "running" ? ((await loadExperiment(this.repository.storage, found.experiment.record.id)) ?? found.experiment) : found.experiment;
-    const experiment = loaded === found.experiment ? this.wrap(loaded) : new Experiment(this.repository.storage, loaded);
-    if (found.kind === "experiment") return experiment;
-    const checkpointId = found.experiment.record.checkpoints[found.checkpointIndex]!.id;
-    return experiment.checkpoints.find((c) => c.id === checkpointId)!;
+    const id = listed.summary.id;
+    const known = this.full.get(id);
+    if (known && known.summary === listed.summary && listed.status !== "running") return known.experiment;
+    const loaded = await loadExperiment(this.repository.storage, id);
+    if (loaded === null) throw new CairnError("NOT_FOUND", `Experiment ${id} was removed. Run "cairn ls" to see the experiments.`);
+    const experiment = new Experiment(this.repository.storage, loaded);
+    this.full.set(id, { summary: listed.summary, experiment });
+    return experiment;
   }
 
-  /** An experiment by ID or prefix. @example await source.experiment("e51") */
-  async experiment(idOrPrefix: string): Promise<Experiment> {
-    return (await this.resolve(idOrPrefix, ["experiment"])) as Experiment;
-  }
-
-  /** A checkpoint by its own ID or prefix. @example await source.checkpoint("3cc") */
+  /**
+   * A checkpoint by its own ID or unique prefix. A full ID of a checkpoint of an experiment
+   * already read is found without reading anything (the pages link by full ID); anything else
+   * needs every record, as only records list checkpoint IDs.
+   *
+   * @example
+   * const checkpoint = await source.checkpoint("3ccb2f1");
+   */
   async checkpoint(idOrPrefix: string): Promise<Checkpoint> {
-    return (await this.resolve(idOrPrefix, ["checkpoint"])) as Checkpoint;
+    const wanted = idOrPrefix.trim().toLowerCase();
+    if (isId(wanted)) {
+      for (const { experiment } of this.full.values()) {
+        if (experiment.status === "running") continue; // its record may have moved on
+        const found = experiment.checkpoints.find((c) => c.id === wanted);
+        if (found) return found;
+      }
+    }
+    const { experiments } = await this.repository.loadRecords();
+    const found = resolveId(experiments, idOrPrefix, ["checkpoint"]);
+    if (found.kind !== "checkpoint") throw new Error("resolveId returned an experiment for a checkpoint ID"); // cannot happen: kinds were ["checkpoint"]
+    const experiment = new Experiment(this.repository.storage, found.experiment);
+    return experiment.checkpoints[found.checkpointIndex]!;
   }
 }

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, openRepository, type Repository } from "../../src/index.js";
 import { listFiles, makeProject } from "../helpers/project.js";
+import { forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
 afterEach(async () => {
@@ -31,6 +32,7 @@ async function plantTree(dir: string, experimentId: string, files: unknown[]): P
   const record = JSON.parse(await fs.readFile(recordFile, "utf8"));
   record.checkpoints[0].tree.sha256 = sha;
   await fs.writeFile(recordFile, JSON.stringify(record));
+  await forgetSummary(path.join(dir, ".cairn"), experimentId);
 }
 
 describe("checkout", () => {
@@ -148,6 +150,7 @@ describe("rm and gc", () => {
     const other = await repository.init();
     await other.stop();
     await fs.writeFile(path.join(dir, ".cairn", "experiments", `${other.id}.json`), "garbage");
+    await forgetSummary(path.join(dir, ".cairn"), other.id);
     await expect(repository.gc({ gracePeriodMs: 0 })).rejects.toThrow(/cannot be read/);
   });
 });
@@ -156,6 +159,7 @@ describe("rm of a corrupt record", () => {
   it("removes an experiment whose record cannot be read, by its ID", async () => {
     const { dir, repository, experimentId } = await setup();
     await fs.writeFile(path.join(dir, ".cairn", "experiments", `${experimentId}.json`), "garbage");
+    await forgetSummary(path.join(dir, ".cairn"), experimentId);
     expect((await repository.experiments.list()).problems).toHaveLength(1);
     expect(await repository.remove([experimentId.slice(0, 9)])).toEqual([{ id: experimentId, readable: false }]);
     expect((await repository.experiments.list()).problems).toHaveLength(0);

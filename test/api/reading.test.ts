@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
 import { CairnError, openRepository, type Repository } from "../../src/index.js";
 import { makeProject } from "../helpers/project.js";
+import { forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
 afterEach(async () => {
@@ -79,6 +80,7 @@ describe("finding experiments and checkpoints", () => {
     const good = await record(repository, { ok: true }, [0.1]);
     const bad = await record(repository, { ok: false }, [0.2]);
     await fs.writeFile(path.join(dir, ".cairn", "experiments", `${bad}.json`), "{ not json");
+    await forgetSummary(path.join(dir, ".cairn"), bad);
     const list = await repository.experiments.list();
     expect(list.map((e) => e.id)).toEqual([good]);
     expect(list.problems).toHaveLength(1);
@@ -88,6 +90,7 @@ describe("finding experiments and checkpoints", () => {
     const parsed = JSON.parse(await fs.readFile(recordFile, "utf8"));
     parsed.checkpoints[0].metrics.loss = "lots";
     await fs.writeFile(recordFile, JSON.stringify(parsed));
+    await forgetSummary(path.join(dir, ".cairn"), wrongTypes);
     const again = await repository.experiments.list();
     expect(again.map((e) => e.id)).toEqual([good]);
     expect(again.problems.map((p) => p.message).join("\n")).toMatch(/metrics.loss is not a number/);

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cairn, cairnInTerminal, parseJson } from "../helpers/cli.js";
 import { makeProject } from "../helpers/project.js";
-import { recordExperiment, type Recorded } from "../helpers/record.js";
+import { recordExperiment, type Recorded, forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
 afterAll(async () => {
@@ -170,6 +170,7 @@ describe("cairn ls", () => {
     await fs.cp(path.join(dir, ".cairn"), path.join(other, ".cairn"), { recursive: true });
     record.environment.host = "gpu-box-2";
     await fs.writeFile(path.join(other, ".cairn", "experiments", `${a.id}.json`), JSON.stringify(record));
+    await forgetSummary(path.join(other, ".cairn"), a.id);
     const rows = table((await cairn(other, ["ls"])).stdout);
     expect(rows[0]).toEqual(["ID", "STARTED", "STATUS", "HOST", "lr", "layers", "BEST CHECKPOINT", "LATEST CHECKPOINT"]);
     expect(rows.find((r) => r[0] === a.id.slice(0, 7))![3]).toBe("gpu-box-2");
@@ -184,6 +185,7 @@ describe("cairn ls", () => {
       const record = JSON.parse(await fs.readFile(file, "utf8"));
       record.created = new Date(Date.now() - ms).toISOString();
       await fs.writeFile(file, JSON.stringify(record));
+      await forgetSummary(path.join(other, ".cairn"), id);
     }
     const rows = new Map(table((await cairn(other, ["ls"])).stdout).slice(1).map((r) => [r[0], r[1]]));
     expect(rows.get(a.id.slice(0, 7))).toBe("3 minutes ago");
@@ -209,6 +211,7 @@ describe("cairn ls on unusual repositories", () => {
     const good = await recordExperiment(dir, { params: { lr: 1 }, checkpoints: [{ metrics: { loss: 1 } }] });
     const bad = await recordExperiment(dir, { params: { lr: 2 } });
     await fs.writeFile(path.join(dir, ".cairn", "experiments", `${bad.id}.json`), "this is not JSON {");
+    await forgetSummary(path.join(dir, ".cairn"), bad.id);
     const result = await cairn(dir, ["ls"]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(good.id.slice(0, 7));

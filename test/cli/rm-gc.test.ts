@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cairn, cairnInTerminal, parseJson } from "../helpers/cli.js";
 import { listFiles, makeProject } from "../helpers/project.js";
-import { recordExperiment } from "../helpers/record.js";
+import { recordExperiment, forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
 afterAll(async () => {
@@ -139,6 +139,7 @@ describe("cairn gc", () => {
     expect(bad.stderr).toMatch(/"soon" is not a duration; use a number with a unit, like 30m, 1h, 24h, 2d/);
     const { id } = await recordExperiment(dir);
     await fs.writeFile(path.join(dir, ".cairn", "experiments", `${id}.json`), "{ broken");
+    await forgetSummary(path.join(dir, ".cairn"), id);
     const corrupt = await cairn(dir, ["gc", "--grace", "0"]);
     expect(corrupt.code).toBe(5);
     expect(corrupt.stderr).toMatch(/gc stopped: 1 record\(s\) cannot be read/);

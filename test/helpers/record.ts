@@ -93,3 +93,17 @@ export function sharedPrefix(ids: string[]): string | null {
   }
   return null;
 }
+
+/**
+ * Removes an experiment's summary (`summaries/<id>.json`), as anyone who edits a record by hand
+ * must (FORMAT.md): listings read summaries, so an edited record is only seen once its summary,
+ * derived from the record as it was, is gone. Also what a repository written before format 1.1
+ * looks like.
+ *
+ * @example
+ * await fs.writeFile(recordFile, "garbage");
+ * await forgetSummary(path.join(dir, ".cairn"), id);
+ */
+export async function forgetSummary(repositoryRoot: string, id: string): Promise<void> {
+  await fs.rm(path.join(repositoryRoot, "summaries", `${id}.json`), { force: true });
+}

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, openRepository, type Repository } from "../../src/index.js";
 import { listFiles, makeProject } from "../helpers/project.js";
+import { forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
 afterEach(async () => {
@@ -54,6 +55,7 @@ async function editRecord(dir: string, experimentId: string, edit: (record: Reco
   const record = JSON.parse(await fs.readFile(file, "utf8")) as Record<string, unknown>;
   edit(record);
   await fs.writeFile(file, JSON.stringify(record));
+  await forgetSummary(path.join(dir, ".cairn"), experimentId);
 }
 
 async function failure(promise: Promise<unknown>): Promise<CairnError> {

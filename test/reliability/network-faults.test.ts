@@ -233,7 +233,7 @@ test("a read whose connection drops halfway through the body fails at once with 
   const outcomes: string[] = [];
   try {
     await using(url, project, false, async (repository) => {
-      const experiment = (await repository.experiments.list())[0]!;
+      const experiment = await (await repository.experiments.list())[0]!.load();
       for (const checkpoint of experiment.checkpoints) {
         for (const file of ["weights.bin", "config.json"]) {
           // Whatever happens, it happens promptly: a dropped connection must never leave a read waiting.

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openRepository, type Repository } from "../../src/index.js";
 import { startServer } from "../../src/server/index.js";
 import { CLI, childEnvironment, makeProject } from "../helpers/project.js";
+import { forgetSummary } from "../helpers/record.js";
 
 let dir: string;
 let repository: Repository;
@@ -179,8 +180,10 @@ describe("no file outside the repository is served", () => {
     const record = JSON.parse(await fs.readFile(recordFile, "utf8"));
     record.checkpoints[0].tree.sha256 = treeSha;
     await fs.writeFile(recordFile, JSON.stringify(record));
+    await forgetSummary(path.join(project, ".cairn"), run.id);
     const other = "a".repeat(32);
     await fs.writeFile(path.join(project, ".cairn", "experiments", `${other}.json`), JSON.stringify({ ...record, id: other, git: { commit: null, branch: null, dirty: true, diff: "../../secret.txt", diffBytes: 1, remote: null } }));
+    await forgetSummary(path.join(project, ".cairn"), other);
 
     const server = await startServer({ repository: hostile, port: 0 });
     try {

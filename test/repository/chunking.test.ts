@@ -8,6 +8,7 @@ import { CHUNK_PARAMETERS, chunkFile, findCut } from "../../src/repository/chunk
 import { CHUNK_THRESHOLD_BYTES } from "../../src/repository/publisher.js";
 import { listFiles, makeProject, startScript, waitFor } from "../helpers/project.js";
 import { s3RepositoryUrl } from "../helpers/repositories.js";
+import { forgetSummary } from "../helpers/record.js";
 
 const MiB = 1024 * 1024;
 const { min, max } = CHUNK_PARAMETERS;
@@ -239,6 +240,7 @@ describe("large files in checkpoints", () => {
     const record = JSON.parse(await fs.readFile(recordFile, "utf8"));
     record.checkpoints[0].tree.sha256 = treeSha;
     await fs.writeFile(recordFile, JSON.stringify(record));
+    await forgetSummary(path.join(dir, ".cairn"), run.id);
     const reordered = (await repository.getExperiment(run.id)).latest()!;
     const mismatch = (await reordered.read("weights.bin").catch((e: unknown) => e)) as CairnError;
     expect(mismatch.code).toBe("CORRUPT");

@@ -40,7 +40,7 @@ function requestsSince(from: number): string[] {
   return proxy.log.slice(from).map((r) => {
     const url = new URL(r.url, "http://x");
     if (r.method === "GET" && url.searchParams.has("list-type")) return "LIST";
-    const kind = /\/(experiments|objects|heartbeats|cairn\.json)(\/|$)/.exec(decodeURIComponent(url.pathname))?.[1] ?? url.pathname;
+    const kind = /\/(experiments|summaries|objects|heartbeats|cairn\.json)(\/|$)/.exec(decodeURIComponent(url.pathname))?.[1] ?? url.pathname;
     return `${r.method} ${kind}`;
   });
 }
@@ -71,7 +71,9 @@ describe("a remote repository read twice", () => {
     const cold = await runCli(dir, ["-R", url, "ls", "-q"], env);
     expect(cold.code).toBe(0);
     expect(cold.stdout.trim().split("\n")).toHaveLength(3);
-    expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(3);
+    // A listing reads each experiment's small summary, never the records with every checkpoint.
+    expect(requestsSince(from).filter((r) => r === "GET summaries")).toHaveLength(3);
+    expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(0);
 
     from = proxy.log.length;
     const warm = await runCli(dir, ["-R", url, "ls", "-q"], env);
@@ -82,7 +84,8 @@ describe("a remote repository read twice", () => {
     from = proxy.log.length;
     const changed = await runCli(dir, ["-R", url, "ls", "-q"], env);
     expect(changed.stdout.trim().split("\n")).toHaveLength(4);
-    expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(1);
+    expect(requestsSince(from).filter((r) => r === "GET summaries")).toHaveLength(1);
+    expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(0);
   });
 
   it("reads a checkpoint's file from the local cache the second time, and `cairn cache clear` empties it", async () => {

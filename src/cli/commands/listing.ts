@@ -56,7 +56,7 @@ export async function listExperiments(context: CliContext, command: Command, opt
 /** An experiment for `ls --json`: its JSON without the checkpoint list (best and latest stay). */
 export function summary(experiment: Experiment): Record<string, unknown> {
   const { checkpoints: _checkpoints, ...rest } = experiment.toJSON();
-  return { ...rest, checkpointCount: experiment.checkpoints.length };
+  return rest;
 }
 
 /**

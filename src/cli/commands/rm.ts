@@ -51,7 +51,7 @@ async function confirmRemoval(context: CliContext, repository: Repository, ids: 
   const now = context.now();
   const c = context.stderr.colors;
   for (const e of experiments) {
-    context.stderr.write(`  ${c.yellow(shortId(e.id))}  ${e.status}, started ${relativeTime(e.created, now)}, ${plural(e.checkpoints.length, "checkpoint")}\n`);
+    context.stderr.write(`  ${c.yellow(shortId(e.id))}  ${e.status}, started ${relativeTime(e.created, now)}, ${plural(e.checkpointCount, "checkpoint")}\n`);
   }
   const yes = await context.confirm(`Remove ${experiments.length === 1 ? "this experiment" : `these ${experiments.length} experiments`}?`);
   if (!yes) throw new CliError("ABORTED", "Nothing was removed.");

@@ -20,8 +20,10 @@ export async function checkEveryVisibleCheckpoint(repository: Repository, maxKiB
   const list = await repository.experiments.list();
   if (list.problems.length > 0) throw new Error(`unreadable records: ${list.problems.map((p) => p.message).join("; ")}`);
   const counts: VisibleCounts = { experiments: 0, checkpoints: 0, files: 0, bytes: 0 };
-  for (const experiment of list) {
-    if (only && !only(experiment)) continue;
+  for (const listed of list) {
+    if (only && !only(listed)) continue;
+    const experiment = await listed.load();
+    checkSummaryAgrees(listed, experiment);
     counts.experiments += 1;
     const seed = (experiment.params as { seed?: string } | null)?.seed;
     if (typeof seed !== "string") throw new Error(`experiment ${experiment.id} has params ${JSON.stringify(experiment.params)}`);
@@ -48,4 +50,18 @@ export async function checkEveryVisibleCheckpoint(repository: Repository, maxKiB
     }
   }
   return counts;
+}
+
+/**
+ * A listed experiment (from its summary) must agree with its record read in full: the summary
+ * is written after the record, so the record may be ahead, never behind.
+ */
+function checkSummaryAgrees(listed: Experiment, full: Experiment): void {
+  const where = `experiment ${listed.id}`;
+  if (listed.checkpointCount > full.checkpointCount) throw new Error(`${where}: the summary lists ${listed.checkpointCount} checkpoints, the record ${full.checkpointCount}`);
+  const ids = new Set(full.checkpoints.map((c) => c.id));
+  for (const checkpoint of [listed.best(), listed.latest()]) {
+    if (checkpoint && !ids.has(checkpoint.id)) throw new Error(`${where}: the summary names checkpoint ${checkpoint.id}, which the record lacks`);
+  }
+  if (listed.checkpointCount === full.checkpointCount && listed.best()?.id !== full.best()?.id) throw new Error(`${where}: the summary's best checkpoint differs from the record's`);
 }

@@ -1,4 +1,4 @@
-import type { PrimaryMetric, StoredMetric } from "../repository/types.js";
+import type { PrimaryMetric, StoredMetric } from "./types.js";
 
 /** A checkpoint as read (numbers) or as stored (non-finite values as strings, never the best). */
 interface Scored {

@@ -1,0 +1,118 @@
+import { isCairnError } from "../errors.js";
+import type { ObjectInfo, Storage } from "../storage/storage.js";
+import {
+  EXPERIMENTS_PREFIX,
+  experimentIdOfKey,
+  heartbeatIdOfKey,
+  HEARTBEATS_PREFIX,
+  SUMMARIES_PREFIX,
+  summaryIdOfKey,
+} from "./layout.js";
+import { mapLimit, type RepositoryProblem } from "./load.js";
+import { statusOf } from "./status.js";
+import { summarize } from "./summary.js";
+import { parseExperimentRecord, parseExperimentSummary } from "./validate.js";
+import type { ExperimentStatus, ExperimentSummary } from "./types.js";
+
+/** An experiment as a listing reads it: its summary plus what only the reader knows. */
+export interface ListedExperiment {
+  summary: ExperimentSummary;
+  status: ExperimentStatus;
+  lastHeartbeat: Date | null;
+}
+
+/**
+ * Summaries already read, by the key they came from (`summaries/<id>.json`, or the record's key
+ * for an experiment without a usable summary), with that object's etag. A long-lived reader
+ * passes the same cache to every call; remote repositories also keep it on local disk (see
+ * summary-cache-store.ts). Rebuildable from the repository at any time.
+ */
+export type SummaryCache = Map<string, { etag: string; summary: ExperimentSummary }>;
+
+/**
+ * Every experiment of a repository as summaries, newest first: what `cairn ls`, `cairn ps`,
+ * `experiments.list()` and the web UI's table read. An experiment whose summary is missing
+ * (written before format 1.1), older than its record (its writer died between the two writes)
+ * or corrupt is summarised from its record instead. A corrupt record becomes a problem in the
+ * result, so one bad experiment never hides the others. With a `cache`, objects whose etag is
+ * unchanged since the last call are not read again: an unchanged repository costs only the
+ * three listings.
+ *
+ * @example
+ * const { experiments, problems } = await listSummaries(storage);
+ * experiments[0].summary.best?.checkpoint.metrics; // { loss: 0.21 }
+ */
+export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
+  const records = new Map<string, ObjectInfo>();
+  const summaries = new Map<string, ObjectInfo>();
+  const heartbeats = new Map<string, Date>();
+  const problems: RepositoryProblem[] = [];
+  await Promise.all([
+    (async () => {
+      for await (const info of storage.list(EXPERIMENTS_PREFIX)) {
+        const id = experimentIdOfKey(info.key);
+        if (id) records.set(id, info);
+        else problems.push({ key: info.key, experimentId: null, message: `unexpected object ${info.key} in experiments/` });
+      }
+    })(),
+    (async () => {
+      for await (const info of storage.list(SUMMARIES_PREFIX)) {
+        const id = summaryIdOfKey(info.key);
+        if (id) summaries.set(id, info);
+      }
+    })(),
+    (async () => {
+      for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+        const id = heartbeatIdOfKey(info.key);
+        if (id) heartbeats.set(id, info.modified);
+      }
+    })(),
+  ]);
+
+  const used = new Set<string>();
+  const read = async (key: string, etag: string, parse: (bytes: Buffer) => ExperimentSummary): Promise<ExperimentSummary | null> => {
+    const cached = cache?.get(key);
+    if (cached && cached.etag === etag) {
+      used.add(key);
+      return cached.summary;
+    }
+    const bytes = await storage.get(key);
+    if (bytes === null) return null; // removed since the listing
+    const summary = parse(bytes);
+    cache?.set(key, { etag, summary });
+    used.add(key);
+    return summary;
+  };
+
+  const ids = [...records.keys()];
+  const listed = await mapLimit(ids, 64, async (id): Promise<ListedExperiment | null> => {
+    const record = records.get(id)!;
+    let summary: ExperimentSummary | null = null;
+    const summaryInfo = summaries.get(id);
+    // The writer puts the summary after the record, so an older summary missed the last write.
+    if (summaryInfo && summaryInfo.modified.getTime() >= record.modified.getTime()) {
+      try {
+        summary = await read(summaryInfo.key, summaryInfo.etag, (bytes) => parseExperimentSummary(bytes, summaryInfo.key));
+      } catch (error) {
+        if (!isCairnError(error, "CORRUPT")) throw error;
+        // The record is the truth; a damaged summary only costs reading it.
+      }
+    }
+    if (summary === null) {
+      try {
+        summary = await read(record.key, record.etag, (bytes) => summarize(parseExperimentRecord(bytes, record.key)));
+      } catch (error) {
+        if (!isCairnError(error, "CORRUPT")) throw error;
+        problems.push({ key: record.key, experimentId: id, message: error.message });
+        return null;
+      }
+      if (summary === null) return null; // removed since the listing
+    }
+    const lastHeartbeat = heartbeats.get(id) ?? null;
+    return { summary, lastHeartbeat, status: statusOf(summary, lastHeartbeat, now) };
+  });
+  if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
+  const experiments = listed.filter((e): e is ListedExperiment => e !== null);
+  experiments.sort((a, b) => (a.summary.created < b.summary.created ? 1 : a.summary.created > b.summary.created ? -1 : 0));
+  return { experiments, problems };
+}
