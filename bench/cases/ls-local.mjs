@@ -42,48 +42,67 @@ export default {
     }
     log(`made in ${formatSeconds(generation)}`);
 
+    // Listings keep what they read in local/records/summaries.json; removing it makes a listing
+    // cold (as the first `cairn ls` after copying a repository, or after `cairn cache clear`).
+    const listingCache = path.join(repositoryFolder, "local", "records");
+    const forget = () => fs.rm(listingCache, { recursive: true, force: true });
+    const env = { ...process.env, NO_COLOR: "1", CAIRN_REPOSITORY: "" };
+    const check = (listed) => {
+      if (listed.length !== experimentCount) throw new Error(`experiments.list() returned ${listed.length}`);
+    };
     const floor = [];
     const cold = [];
     const warm = [];
-    const cliTimes = [];
+    const cliCold = [];
+    const cliWarm = [];
     const startup = [];
     let rows = 0;
     for (let i = 0; i < count; i++) {
       floor.push(await time(() => readAllRecords(repositoryFolder)));
+      await forget();
       const fresh = await cairn.openRepository(repositoryFolder, { projectDirectory: project });
-      const check = (listed) => {
-        if (listed.length !== experimentCount) throw new Error(`experiments.list() returned ${listed.length}`);
-      };
       cold.push(await time(async () => check(await fresh.listExperiments())));
       warm.push(await time(async () => check(await fresh.listExperiments())));
-      const result = await run(process.execPath, [cli, "ls"], { cwd: project, env: { ...process.env, NO_COLOR: "1", CAIRN_REPOSITORY: "" } });
-      cliTimes.push(result.seconds);
-      rows = result.stdout.trim().split("\n").length;
+      await forget();
+      const first = await run(process.execPath, [cli, "ls"], { cwd: project, env });
+      cliCold.push(first.seconds);
+      rows = first.stdout.trim().split("\n").length;
+      const again = await run(process.execPath, [cli, "ls"], { cwd: project, env });
+      cliWarm.push(again.seconds);
       startup.push((await run(process.execPath, [cli, "--version"], { cwd: project })).seconds);
     }
     const records = await folderBytes(path.join(repositoryFolder, "experiments"));
     const summaries = await folderBytes(path.join(repositoryFolder, "summaries"));
     const scale = `${experimentCount.toLocaleString("en")} experiments × ${checkpointCount} checkpoints`;
     const baseline = { label: "read+parse records", value: median(floor) };
+    const start = { label: "cairn --version", value: median(startup) };
     return [
       {
-        label: `cairn ls (CLI, a new process each time), ${scale}`,
-        value: median(cliTimes),
+        label: `cairn ls (CLI), cold: no listing cache, ${scale}`,
+        value: median(cliCold),
         unit: "s",
         baseline,
         limit: { max: 1 },
         note:
-          `${spread(cliTimes)}, printed ${rows} lines; \`cairn --version\` alone (Node start + CLI import) takes ${formatSeconds(median(startup))}. ` +
-          `Summaries: ${(summaries / 2 ** 20).toFixed(1)} MiB of JSON; records ${(records / 2 ** 20).toFixed(1)} MiB, read and parsed by the baseline (${spread(floor)}). ` +
+          `${spread(cliCold)}, printed ${rows} lines; \`cairn --version\` alone (Node start + CLI import) takes ${formatSeconds(median(startup))}. ` +
+          `Summaries: ${(summaries / 2 ** 20).toFixed(1)} MiB of JSON; records ${(records / 2 ** 20).toFixed(1)} MiB, read and parsed by the baseline (${spread(floor)}), which is what listing cost before summaries. ` +
           `Generated in ${formatSeconds(generation)} (see bench/cases/ls-local.mjs). Page cache warm (we cannot drop it here).`,
       },
       {
-        label: `experiments.list() cold (new Repository), ${scale}`,
+        label: `cairn ls (CLI), warm: nothing changed since the last ls, ${scale}`,
+        value: median(cliWarm),
+        unit: "s",
+        baseline: start,
+        limit: { max: 0.3 },
+        note: `${spread(cliWarm)}; reads one listing cache file and stats each summary. A new Node process alone takes ${formatSeconds(median(startup))} here, so 0.3 s for a whole CLI run is out of reach; the in-process figure below is the one that can meet it.`,
+      },
+      {
+        label: `experiments.list() cold (new Repository, no listing cache), ${scale}`,
         value: median(cold),
         unit: "s",
         baseline,
         limit: { max: 1 },
-        note: `${spread(cold)}; nothing cached in the process: lists the three folders and reads every summary.`,
+        note: `${spread(cold)}; lists the three folders and reads every summary.`,
       },
       {
         label: `experiments.list() warm (same Repository, nothing changed), ${scale}`,
@@ -97,7 +116,7 @@ export default {
   },
 };
 
-async function makeRepository({ cairn, encodeSummary, project, repositoryFolder, experimentCount, checkpointCount, templates }) {
+export async function makeRepository({ cairn, encodeSummary, project, repositoryFolder, experimentCount, checkpointCount, templates }) {
   await fs.mkdir(path.join(project, "code"), { recursive: true });
   await fs.writeFile(path.join(project, "code", "train.py"), "for epoch in range(100):\n    pass\n");
   const repository = await cairn.openRepository(repositoryFolder, { projectDirectory: project });

@@ -64,6 +64,8 @@ export class Repository {
   /** Full records read by this object, reused while their etag is unchanged. */
   private readonly recordCache: RecordCache = new Map();
   private summaryCache: SummaryCache | null = null;
+  /** Experiments built from summaries, by ID, reused while unchanged (see wrap). */
+  private readonly listedExperiments = new Map<string, { listed: ListedExperiment; experiment: Experiment }>();
 
   /**
    * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
@@ -80,9 +82,12 @@ export class Repository {
     const remote = isRemoteUrl(opened.url);
     // Remote contents are cached on local disk (immutable, so shared by every repository).
     const storage = remote ? withObjectCache(opened, path.join(cacheDirectory(), "objects")) : opened;
-    const summaryStore = remote ? new SummaryCacheStore(path.join(storage.localStateDirectory(), "records")) : null;
-    const marker = await checkFormat(storage, { remembered: await summaryStore?.formatMarker() });
-    if (marker) await summaryStore?.rememberFormat(marker);
+    // Summaries already read are kept on local disk between processes: for a bucket, so that a
+    // repeated `cairn ls` sends only LIST requests; for a folder (under its local/), so that it
+    // reads one file instead of 10,000.
+    const summaryStore = new SummaryCacheStore(path.join(storage.localStateDirectory(), "records"));
+    const marker = await checkFormat(storage, { remembered: remote ? await summaryStore.formatMarker() : null });
+    if (marker && remote) await summaryStore.rememberFormat(marker);
     const repository = new Repository(storage, projectDirectory, summaryStore);
     if (options.recover !== false) await repository.push();
     return repository;
@@ -112,7 +117,12 @@ export class Repository {
    */
   async load(): Promise<{ experiments: Experiment[]; problems: RepositoryProblem[] }> {
     const { experiments, problems } = await this.listSummaries();
-    return { experiments: experiments.map((e) => this.wrap(e)), problems };
+    const wrapped = experiments.map((e) => this.wrap(e));
+    if (this.listedExperiments.size > experiments.length) {
+      const present = new Set(experiments.map((e) => e.summary.id));
+      for (const id of [...this.listedExperiments.keys()]) if (!present.has(id)) this.listedExperiments.delete(id);
+    }
+    return { experiments: wrapped, problems };
   }
 
   /**
@@ -264,7 +274,17 @@ export class Repository {
   }
 
   private wrap(loaded: LoadedExperiment | ListedExperiment): Experiment {
-    return new Experiment(this.storage, loaded);
+    if (!("summary" in loaded)) return new Experiment(this.storage, loaded);
+    // A listing again of an unchanged repository gives back the same objects (same summary,
+    // status and heartbeat): 10,000 experiments are not rebuilt per call.
+    const previous = this.listedExperiments.get(loaded.summary.id);
+    if (previous && previous.listed.summary === loaded.summary && previous.listed.status === loaded.status && previous.listed.lastHeartbeat?.getTime() === loaded.lastHeartbeat?.getTime()) {
+      previous.listed = loaded;
+      return previous.experiment;
+    }
+    const experiment = new Experiment(this.storage, loaded);
+    this.listedExperiments.set(loaded.summary.id, { listed: loaded, experiment });
+    return experiment;
   }
 }
 
@@ -280,6 +300,8 @@ export class Repository {
 export function selectExperiments(experiments: Experiment[], options: ListOptions, rowOf: (experiment: Experiment) => QueryRow = toQueryRow): Experiment[] {
   const filters = options.filter === undefined ? [] : Array.isArray(options.filter) ? options.filter : [options.filter];
   const expression = parseFilters(filters);
+  // Rows cost a flattening of every experiment's params: skip them when nothing asks for them.
+  if (!expression && !options.sort) return experiments.slice();
   const rows = experiments.map((experiment) => ({ experiment, row: rowOf(experiment) }));
   // With no experiments there is nothing to name a field wrongly against.
   if (expression && rows.length > 0) checkFilterFields(expression, availableFields(rows.map((r) => r.row)));

@@ -3,7 +3,9 @@ import type { ObjectInfo, Storage } from "../storage/storage.js";
 import {
   EXPERIMENTS_PREFIX,
   experimentIdOfKey,
+  experimentKey,
   heartbeatIdOfKey,
+  heartbeatKey,
   HEARTBEATS_PREFIX,
   SUMMARIES_PREFIX,
   summaryIdOfKey,
@@ -43,17 +45,22 @@ export type SummaryCache = Map<string, { etag: string; summary: ExperimentSummar
  * experiments[0].summary.best?.checkpoint.metrics; // { loss: 0.21 }
  */
 export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
-  const records = new Map<string, ObjectInfo>();
+  // Where listing keys alone is much cheaper (a local folder: no stat per file), records and
+  // heartbeats are listed by name; a record is then stat-ed only when it must be read, and a
+  // heartbeat only for an experiment that is not stopped.
+  const namesOnly = storage.listKeys !== undefined;
+  const records = new Map<string, ObjectInfo | null>();
   const summaries = new Map<string, ObjectInfo>();
-  const heartbeats = new Map<string, Date>();
+  const heartbeats = new Map<string, Date | null>();
   const problems: RepositoryProblem[] = [];
   await Promise.all([
     (async () => {
-      for await (const info of storage.list(EXPERIMENTS_PREFIX)) {
-        const id = experimentIdOfKey(info.key);
+      const found = (id: string | null, key: string, info: ObjectInfo | null): void => {
         if (id) records.set(id, info);
-        else problems.push({ key: info.key, experimentId: null, message: `unexpected object ${info.key} in experiments/` });
-      }
+        else problems.push({ key, experimentId: null, message: `unexpected object ${key} in experiments/` });
+      };
+      if (namesOnly) for await (const key of storage.listKeys!(EXPERIMENTS_PREFIX)) found(experimentIdOfKey(key), key, null);
+      else for await (const info of storage.list(EXPERIMENTS_PREFIX)) found(experimentIdOfKey(info.key), info.key, info);
     })(),
     (async () => {
       for await (const info of storage.list(SUMMARIES_PREFIX)) {
@@ -62,9 +69,16 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
       }
     })(),
     (async () => {
-      for await (const info of storage.list(HEARTBEATS_PREFIX)) {
-        const id = heartbeatIdOfKey(info.key);
-        if (id) heartbeats.set(id, info.modified);
+      if (namesOnly) {
+        for await (const key of storage.listKeys!(HEARTBEATS_PREFIX)) {
+          const id = heartbeatIdOfKey(key);
+          if (id) heartbeats.set(id, null);
+        }
+      } else {
+        for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+          const id = heartbeatIdOfKey(info.key);
+          if (id) heartbeats.set(id, info.modified);
+        }
       }
     })(),
   ]);
@@ -84,13 +98,34 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
     return summary;
   };
 
-  const ids = [...records.keys()];
-  const listed = await mapLimit(ids, 64, async (id): Promise<ListedExperiment | null> => {
-    const record = records.get(id)!;
+  // Summaries unchanged since the last call are taken synchronously: a promise per experiment
+  // costs more than the lookup when 10,000 are unchanged.
+  const slow: string[] = [];
+  const listed: (ListedExperiment | null)[] = [];
+  for (const [id, recordInfo] of records) {
+    const summaryInfo = summaries.get(id);
+    const cached = summaryInfo && cache?.get(summaryInfo.key);
+    const fresh = summaryInfo !== undefined && (recordInfo === null || summaryInfo.modified.getTime() >= recordInfo.modified.getTime());
+    if (!fresh || !cached || cached.etag !== summaryInfo.etag || (cached.summary.stopped === null && heartbeats.get(id) === null && heartbeats.has(id))) {
+      slow.push(id);
+      continue;
+    }
+    used.add(summaryInfo.key);
+    const lastHeartbeat = heartbeats.get(id) ?? null;
+    listed.push({ summary: cached.summary, lastHeartbeat, status: statusOf(cached.summary, lastHeartbeat, now) });
+  }
+
+  const readSlowly = await mapLimit(slow, 64, async (id): Promise<ListedExperiment | null> => {
+    const recordKey = experimentKey(id);
+    const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;
     const summaryInfo = summaries.get(id);
-    // The writer puts the summary after the record, so an older summary missed the last write.
-    if (summaryInfo && summaryInfo.modified.getTime() >= record.modified.getTime()) {
+    // The writer puts the summary after the record, so an older summary missed the last write
+    // (its writer died in between, on a machine that may never come back). Without the record's
+    // time (a local folder), the next Cairn process on the writer's machine has already replayed
+    // its spool, which rewrites both.
+    const fresh = summaryInfo !== undefined && (recordInfo === null || summaryInfo.modified.getTime() >= recordInfo.modified.getTime());
+    if (fresh) {
       try {
         summary = await read(summaryInfo.key, summaryInfo.etag, (bytes) => parseExperimentSummary(bytes, summaryInfo.key));
       } catch (error) {
@@ -100,17 +135,23 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
     }
     if (summary === null) {
       try {
-        summary = await read(record.key, record.etag, (bytes) => summarize(parseExperimentRecord(bytes, record.key)));
+        const info = recordInfo ?? (await storage.stat(recordKey));
+        if (info === null) return null; // removed since the listing
+        summary = await read(recordKey, info.etag, (bytes) => summarize(parseExperimentRecord(bytes, recordKey)));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
-        problems.push({ key: record.key, experimentId: id, message: error.message });
+        problems.push({ key: recordKey, experimentId: id, message: error.message });
         return null;
       }
       if (summary === null) return null; // removed since the listing
     }
-    const lastHeartbeat = heartbeats.get(id) ?? null;
+    let lastHeartbeat = heartbeats.get(id) ?? null;
+    if (lastHeartbeat === null && heartbeats.has(id) && summary.stopped === null) {
+      lastHeartbeat = (await storage.stat(heartbeatKey(id)))?.modified ?? null;
+    }
     return { summary, lastHeartbeat, status: statusOf(summary, lastHeartbeat, now) };
   });
+  listed.push(...readSlowly);
   if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
   const experiments = listed.filter((e): e is ListedExperiment => e !== null);
   experiments.sort((a, b) => (a.summary.created < b.summary.created ? 1 : a.summary.created > b.summary.created ? -1 : 0));

@@ -3,10 +3,11 @@ import { isCairnError } from "../errors.js";
 import type { Storage } from "../storage/storage.js";
 import { checkFormat } from "./format.js";
 import { shortId } from "./ids.js";
-import { EXPERIMENTS_PREFIX, experimentIdOfKey, objectHashOfKey, objectKey, OBJECTS_PREFIX } from "./layout.js";
+import { EXPERIMENTS_PREFIX, experimentIdOfKey, objectHashOfKey, objectKey, OBJECTS_PREFIX, SUMMARIES_PREFIX, summaryIdOfKey } from "./layout.js";
+import { summarize } from "./summary.js";
 import { mapLimit } from "./load.js";
 import { hashBytes } from "./hash.js";
-import { parseExperimentRecord, parseTree } from "./validate.js";
+import { parseExperimentRecord, parseExperimentSummary, parseTree } from "./validate.js";
 import { openFileStream } from "./objects.js";
 import type { ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
 
@@ -19,6 +20,7 @@ import type { ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
 export type VerifyProblemKind =
   | "format" // cairn.json is unreadable, or missing while records exist
   | "record" // an experiment record is not valid JSON, has wrong types, or disagrees with itself
+  | "summary" // an experiment's summary is damaged, or disagrees with its record (listings then read the record)
   | "tree" // a tree object does not parse, or disagrees with the record's totals
   | "missing" // a referenced object is absent
   | "corrupt" // an object's bytes do not hash to its name, or have another size than declared
@@ -132,6 +134,8 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
     })
   ).filter((r): r is ExperimentRecord => r !== null);
   report.experiments = records.length;
+
+  await checkSummaries(storage, records, concurrency, problem);
 
   const treeUses = new Map<string, { use: Use; ref: TreeRef }[]>();
   const objectUses = new Map<string, Use[]>();
@@ -315,4 +319,44 @@ async function sizeObject(storage: Storage, sha256: string, declared: number | n
     return { state: "corrupt", detail, bytes: info.size };
   }
   return { state: "ok", detail: "", bytes: info.size };
+}
+
+/**
+ * Summaries are derived from records (docs/FORMAT.md): one that is damaged or says something else
+ * than its record is reported, as listings show the summary. Deleting it is always safe.
+ */
+async function checkSummaries(
+  storage: Storage,
+  records: ExperimentRecord[],
+  concurrency: number,
+  problem: (kind: VerifyProblemKind, key: string, experimentId: string | null, checkpointId: string | null, message: string) => void,
+): Promise<void> {
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const keys: string[] = [];
+  for await (const info of storage.list(SUMMARIES_PREFIX)) keys.push(info.key);
+  keys.sort();
+  await mapLimit(keys, concurrency, async (key) => {
+    const id = summaryIdOfKey(key);
+    if (id === null) {
+      problem("stray", key, null, null, `${key} is not an experiment summary (summaries/<32 hex digits>.json); readers ignore it.`);
+      return;
+    }
+    const record = byId.get(id);
+    if (record === undefined) return; // its record is missing or damaged (reported above), or removed since
+    const bytes = await storage.get(key);
+    if (bytes === null) return;
+    let summary;
+    try {
+      summary = parseExperimentSummary(bytes, key);
+    } catch (error) {
+      if (!isCairnError(error, "CORRUPT")) throw error;
+      problem("summary", key, id, null, `${error.message.replace(/ Run "cairn verify".*$/, "")} Listings read the record instead; delete the summary to silence this.`);
+      return;
+    }
+    // A running writer puts the record, then the summary: between the two the summary is behind.
+    const settled = record.stopped !== null || summary.checkpointCount > record.checkpoints.length;
+    if (settled && JSON.stringify(summary) !== JSON.stringify(summarize(record))) {
+      problem("summary", key, id, null, `The summary ${key} disagrees with its record (${summary.checkpointCount} checkpoints listed, ${record.checkpoints.length} recorded): listings show the summary. Delete it; listings then read the record.`);
+    }
+  });
 }

@@ -39,6 +39,12 @@ export interface Storage {
   putFileIfAbsent(key: string, localPath: string): Promise<boolean>;
   /** Every object whose key starts with `prefix`, recursively, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Every key starting with `prefix`, without size, time or etag: only where that is much
+   * cheaper than `list` (a local folder, where `list` must stat every file). Optional; callers
+   * fall back to `list`.
+   */
+  listKeys?(prefix: string): AsyncIterable<string>;
   /** Deletes an object; absent is fine. */
   delete(key: string): Promise<void>;
   /** A local folder for this repository's spool and caches, on this machine. */

@@ -2,7 +2,8 @@
  * Listings read each experiment's summary (`summaries/<id>.json`, written after the record), not
  * the record with every checkpoint: what keeps `cairn ls` of 10,000 experiments under a second.
  * These tests pin what a summary holds, that listings agree with the records, and every way a
- * summary can be missing, stale or damaged.
+ * summary can be missing or damaged (a summary older than its record, which only a remote
+ * listing can tell, is in test/storage/remote-behaviour.test.ts).
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -124,23 +125,6 @@ describe("experiment summaries", () => {
     expect(await fs.stat(summaryFile)).toBeTruthy();
   });
 
-  it("are passed over when older than their record (the writer died between the two writes)", async () => {
-    const { dir, root, repository } = await setup();
-    const id = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
-    const recordFile = path.join(root, "experiments", `${id}.json`);
-    const summaryFile = path.join(root, "summaries", `${id}.json`);
-    // The record gains a checkpoint the summary does not know of, and is the newer object.
-    const full = await readJson(recordFile);
-    const checkpoints = full.checkpoints as Record<string, unknown>[];
-    checkpoints.push({ ...checkpoints[1], id: "c".repeat(32), step: 2, metrics: { loss: 0.1, accuracy: 0.9 } });
-    await fs.writeFile(recordFile, JSON.stringify(full));
-    const past = new Date(Date.now() - 60_000);
-    await fs.utimes(summaryFile, past, past);
-    const [listed] = await repository.experiments.list();
-    expect(listed!.checkpointCount).toBe(3);
-    expect(listed!.best()!.id).toBe("c".repeat(32));
-  });
-
   it("that are damaged fall back to the record, silently and correctly", async () => {
     const { dir, root, repository } = await setup();
     const id = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
@@ -161,5 +145,22 @@ describe("experiment summaries", () => {
     // A summary left behind (say, by another tool) names no experiment.
     await fs.copyFile(path.join(root, "summaries", `${keep}.json`), path.join(root, "summaries", `${"e".repeat(32)}.json`));
     expect((await repository.experiments.list()).map((e) => e.id)).toEqual([keep]);
+  });
+
+  it("are checked by `cairn verify`: a damaged or disagreeing summary is named, and deleting it is the fix", async () => {
+    const { dir, root, repository } = await setup();
+    const id = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
+    const summaryFile = path.join(root, "summaries", `${id}.json`);
+    expect((await cairn(dir, ["verify", "--json"])).code).toBe(0);
+    const summary = await readJson(summaryFile);
+    await fs.writeFile(summaryFile, JSON.stringify({ ...summary, checkpointCount: 7, latest: { ...(summary.latest as object), step: 6 } }));
+    const disagreeing = await cairn(dir, ["verify"]);
+    expect(disagreeing.code).not.toBe(0);
+    expect(disagreeing.stdout + disagreeing.stderr).toMatch(new RegExp(`summaries/${id}\\.json disagrees with its record \\(7 checkpoints listed, 2 recorded\\)`));
+    await fs.writeFile(summaryFile, "{ torn");
+    const torn = await cairn(dir, ["verify"]);
+    expect(torn.stdout + torn.stderr).toMatch(new RegExp(`summaries/${id}\\.json is corrupt`));
+    await fs.rm(summaryFile);
+    expect((await cairn(dir, ["verify"])).code).toBe(0);
   });
 });

@@ -88,6 +88,26 @@ describe("a remote repository read twice", () => {
     expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(0);
   });
 
+  it("passes over a summary older than its record (its writer died between the two writes)", async () => {
+    const dir = await makeProject({ "train.py": "x = 1\n" });
+    projects.push(dir);
+    const url = s3RepositoryUrl();
+    const writer = await cairn.openRepository(url, { projectDirectory: dir });
+    const run = await writer.init({ params: { stale: true } });
+    for (const loss of [0.5, 0.4]) await run.checkpoint({ metrics: { loss }, primaryMetric: ["loss", "minimize"] });
+    await run.stop();
+    const key = `experiments/${run.id}.json`;
+    const record = JSON.parse((await writer.storage.get(key))!.toString()) as { checkpoints: Record<string, unknown>[] };
+    record.checkpoints.push({ ...record.checkpoints[1], id: "c".repeat(32), step: 2, metrics: { loss: 0.1 } });
+    // Bucket times have a resolution of one second: make the record the newer object.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await writer.storage.put(key, JSON.stringify(record));
+    const reader = await cairn.openRepository(url, { projectDirectory: dir });
+    const listed = (await reader.experiments.list()).find((e) => e.id === run.id)!;
+    expect(listed.checkpointCount).toBe(3);
+    expect(listed.best()!.id).toBe("c".repeat(32));
+  });
+
   it("reads a checkpoint's file from the local cache the second time, and `cairn cache clear` empties it", async () => {
     const dir = await makeProject({ "train.py": "x = 1\n" });
     projects.push(dir);
