@@ -60,10 +60,10 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
         else problems.push({ key, experimentId: null, message: `unexpected object ${key} in experiments/` });
       };
       if (namesOnly) for await (const key of storage.listKeys!(EXPERIMENTS_PREFIX)) found(experimentIdOfKey(key), key, null);
-      else for await (const info of storage.list(EXPERIMENTS_PREFIX)) found(experimentIdOfKey(info.key), info.key, info);
+      else for await (const info of listSharded(storage, EXPERIMENTS_PREFIX)) found(experimentIdOfKey(info.key), info.key, info);
     })(),
     (async () => {
-      for await (const info of storage.list(SUMMARIES_PREFIX)) {
+      for await (const info of listSharded(storage, SUMMARIES_PREFIX)) {
         const id = summaryIdOfKey(info.key);
         if (id) summaries.set(id, info);
       }
@@ -75,7 +75,7 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
           if (id) heartbeats.set(id, null);
         }
       } else {
-        for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+        for await (const info of listSharded(storage, HEARTBEATS_PREFIX)) {
           const id = heartbeatIdOfKey(info.key);
           if (id) heartbeats.set(id, info.modified);
         }
@@ -156,4 +156,27 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
   const experiments = listed.filter((e): e is ListedExperiment => e !== null);
   experiments.sort((a, b) => (a.summary.created < b.summary.created ? 1 : a.summary.created > b.summary.created ? -1 : 0));
   return { experiments, problems };
+}
+
+/**
+ * Every object under `prefix`, listed as 16 listings in parallel, one per first hex digit of the
+ * IDs that follow it (and one for anything else), when the storage has no cheap local walk. A
+ * bucket returns at most 1,000 keys per request, one page after the other: 10,000 experiments
+ * would be 10 round trips in a row per prefix; split, about one.
+ */
+async function* listSharded(storage: Storage, prefix: string): AsyncIterable<ObjectInfo> {
+  if (storage.listKeys !== undefined) {
+    yield* storage.list(prefix);
+    return;
+  }
+  // Keys that do not start with a hex digit are no experiment's and are not listed here
+  // (`cairn verify` reports them).
+  const shards = [..."0123456789abcdef"].map((digit) => collectList(storage, `${prefix}${digit}`));
+  for (const shard of await Promise.all(shards)) yield* shard;
+}
+
+async function collectList(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
+  const found: ObjectInfo[] = [];
+  for await (const info of storage.list(prefix)) found.push(info);
+  return found;
 }
