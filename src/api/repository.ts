@@ -198,8 +198,13 @@ export class Repository {
     }
     if (!kinds.includes("checkpoint")) {
       // Experiment IDs are in the summaries: read one record, not all of them.
-      const { experiments } = await this.listSummaries();
-      const listed = resolveExperimentId(experiments, idOrPrefix);
+      const { experiments, problems } = await this.listSummaries();
+      let listed;
+      try {
+        listed = resolveExperimentId(experiments, idOrPrefix);
+      } catch (error) {
+        throw damagedInstead(error, problems, idOrPrefix);
+      }
       const loaded = await loadExperiment(this.storage, listed.summary.id);
       if (loaded === null) throw new CairnError("NOT_FOUND", `Experiment ${listed.summary.id} was removed while it was being read.`);
       return this.wrap(loaded);
@@ -209,10 +214,7 @@ export class Repository {
     try {
       found = resolveId(experiments, idOrPrefix, kinds);
     } catch (error) {
-      // An experiment listed from its summary whose record is damaged: say that, not "no such ID".
-      const damaged = problems.find((p) => p.experimentId?.startsWith(idOrPrefix.trim().toLowerCase()));
-      if (isCairnError(error, "NOT_FOUND") && damaged) throw new CairnError("CORRUPT", damaged.message, { details: { key: damaged.key } });
-      throw error;
+      throw damagedInstead(error, problems, idOrPrefix);
     }
     const experiment = this.wrap(found.experiment);
     return found.kind === "experiment" ? experiment : experiment.checkpoints[found.checkpointIndex]!;
@@ -286,6 +288,16 @@ export class Repository {
     this.listedExperiments.set(loaded.summary.id, { listed: loaded, experiment });
     return experiment;
   }
+}
+
+/**
+ * A NOT_FOUND for an ID whose record is there but unreadable becomes that CORRUPT error: "no
+ * such experiment" would send the user looking in the wrong place.
+ */
+function damagedInstead(error: unknown, problems: RepositoryProblem[], idOrPrefix: string): unknown {
+  const damaged = problems.find((p) => p.experimentId?.startsWith(idOrPrefix.trim().toLowerCase()));
+  if (isCairnError(error, "NOT_FOUND") && damaged) return new CairnError("CORRUPT", damaged.message, { details: { key: damaged.key } });
+  return error;
 }
 
 /**

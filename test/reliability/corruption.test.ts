@@ -163,14 +163,9 @@ for (const kindName of ["local", "s3"] as const) {
         )) as CairnError | null;
         await repository.storage.close?.();
         expect(error, `${what} went unnoticed`).toBeInstanceOf(CairnError);
-        expect(error!.code).toBe(what.startsWith("record") ? "NOT_FOUND" : "CORRUPT");
-        if (what.startsWith("record")) {
-          // Unreadable, so not found by ID; the listing names the record (below).
-          expect(error!.message).toContain(id.slice(0, 7));
-        } else {
-          expect(error!.message).toContain(key);
-          expect(error!.message).toContain(id.slice(0, 7));
-        }
+        expect(error!.code).toBe("CORRUPT");
+        expect(error!.message).toContain(key);
+        expect(error!.message).toContain(id.slice(0, 7));
         // Nothing half-written where a checkout met the damage.
         const written = await fs.readdir(out, { recursive: true }).catch(() => [] as string[]);
         expect(written.filter((name) => /cairn-|large\.bin|train\.mjs/.test(String(name)))).toEqual([]);
@@ -180,25 +175,32 @@ for (const kindName of ["local", "s3"] as const) {
     test("experiments.list(), `cairn ls` and the web UI's API list every healthy experiment and name the unreadable records", async () => {
       const listable = [...healthy, ...[...damaged].filter(([what]) => !what.startsWith("record")).map(([, d]) => d.id)].sort();
       const unreadable = [...damaged].filter(([what]) => what.startsWith("record")).map(([, d]) => d);
+      // A damaged record behind an intact summary: listings read summaries, so the experiment is
+      // listed from it (a bucket's listing passes over a summary older than its record, and then
+      // names the record instead). Either way it is accounted for exactly once, and reading it in
+      // full names the damage (above); `cairn verify` reports it (below).
+      const accountedOnce = (ids: string[], problemKeys: string[]): void => {
+        expect(ids.filter((id) => listable.includes(id)).sort()).toEqual(listable);
+        for (const d of unreadable) expect(Number(ids.includes(d.id)) + Number(problemKeys.includes(d.key)), d.key).toBe(1);
+        expect(ids.filter((id) => !listable.includes(id) && !unreadable.some((d) => d.id === id))).toEqual([]);
+      };
 
       const repository = await openRepository(url, { projectDirectory: project });
       const list = await repository.experiments.list();
-      expect(list.map((e) => e.id).sort()).toEqual(listable);
-      expect(list.problems.map((p) => p.experimentId).sort()).toEqual(unreadable.map((d) => d.id).sort());
+      accountedOnce(list.map((e) => e.id), list.problems.map((p) => p.key));
       for (const problem of list.problems) expect(problem.message).toContain(problem.key);
 
       const app = createApp({ repository });
       const response = await app.fetch(new Request("http://127.0.0.1/api/experiments?limit=1000"));
       expect(response.status).toBe(200);
       const body = (await response.json()) as { rows: { id: string }[]; problems: { key: string }[] };
-      expect(body.rows.map((r) => r.id).sort()).toEqual(listable);
-      expect(body.problems.map((p) => p.key).sort()).toEqual(unreadable.map((d) => d.key).sort());
+      accountedOnce(body.rows.map((r) => r.id), body.problems.map((p) => p.key));
       await repository.storage.close?.();
 
       const ls = await runCli(project, ["ls", "--json"], kind.env());
       expect(ls.code).toBe(0);
-      expect((JSON.parse(ls.stdout) as { id: string }[]).map((e) => e.id).sort()).toEqual(listable);
-      for (const d of unreadable) expect(ls.stderr).toContain(d.key);
+      const lsIds = (JSON.parse(ls.stdout) as { id: string }[]).map((e) => e.id);
+      accountedOnce(lsIds, unreadable.filter((d) => ls.stderr.includes(d.key)).map((d) => d.key));
     });
 
     test("`cairn verify` reports every problem, naming object and experiment, and nothing about the healthy ones", async () => {
