@@ -38,47 +38,32 @@ export type SummaryCache = Map<string, { etag: string; summary: ExperimentSummar
  * or corrupt is summarised from its record instead. A corrupt record becomes a problem in the
  * result, so one bad experiment never hides the others. With a `cache`, objects whose etag is
  * unchanged since the last call are not read again: an unchanged repository costs only the
- * three listings.
+ * listings of records and summaries, plus the heartbeats of experiments not stopped.
  *
  * @example
  * const { experiments, problems } = await listSummaries(storage);
  * experiments[0].summary.best?.checkpoint.metrics; // { loss: 0.21 }
  */
 export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
-  // Where listing keys alone is much cheaper (a local folder: no stat per file), records and
-  // heartbeats are listed by name; a record is then stat-ed only when it must be read, and a
-  // heartbeat only for an experiment that is not stopped.
+  // Where listing keys alone is much cheaper (a local folder: no stat per file), records are
+  // listed by name, and a record is stat-ed only when it must be read.
   const namesOnly = storage.listKeys !== undefined;
   const records = new Map<string, ObjectInfo | null>();
   const summaries = new Map<string, ObjectInfo>();
-  const heartbeats = new Map<string, Date | null>();
   const problems: RepositoryProblem[] = [];
   await Promise.all([
     (async () => {
-      const found = (id: string | null, key: string, info: ObjectInfo | null): void => {
+      const add = (id: string | null, key: string, info: ObjectInfo | null): void => {
         if (id) records.set(id, info);
         else problems.push({ key, experimentId: null, message: `unexpected object ${key} in experiments/` });
       };
-      if (namesOnly) for await (const key of storage.listKeys!(EXPERIMENTS_PREFIX)) found(experimentIdOfKey(key), key, null);
-      else for await (const info of listSharded(storage, EXPERIMENTS_PREFIX)) found(experimentIdOfKey(info.key), info.key, info);
+      if (namesOnly) for await (const key of storage.listKeys!(EXPERIMENTS_PREFIX)) add(experimentIdOfKey(key), key, null);
+      else for await (const info of listSharded(storage, EXPERIMENTS_PREFIX)) add(experimentIdOfKey(info.key), info.key, info);
     })(),
     (async () => {
       for await (const info of listSharded(storage, SUMMARIES_PREFIX)) {
         const id = summaryIdOfKey(info.key);
         if (id) summaries.set(id, info);
-      }
-    })(),
-    (async () => {
-      if (namesOnly) {
-        for await (const key of storage.listKeys!(HEARTBEATS_PREFIX)) {
-          const id = heartbeatIdOfKey(key);
-          if (id) heartbeats.set(id, null);
-        }
-      } else {
-        for await (const info of listSharded(storage, HEARTBEATS_PREFIX)) {
-          const id = heartbeatIdOfKey(info.key);
-          if (id) heartbeats.set(id, info.modified);
-        }
       }
     })(),
   ]);
@@ -101,21 +86,20 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
   // Summaries unchanged since the last call are taken synchronously: a promise per experiment
   // costs more than the lookup when 10,000 are unchanged.
   const slow: string[] = [];
-  const listed: (ListedExperiment | null)[] = [];
+  const found: ExperimentSummary[] = [];
   for (const [id, recordInfo] of records) {
     const summaryInfo = summaries.get(id);
     const cached = summaryInfo && cache?.get(summaryInfo.key);
     const fresh = summaryInfo !== undefined && (recordInfo === null || summaryInfo.modified.getTime() >= recordInfo.modified.getTime());
-    if (!fresh || !cached || cached.etag !== summaryInfo.etag || (cached.summary.stopped === null && heartbeats.get(id) === null && heartbeats.has(id))) {
+    if (!fresh || !cached || cached.etag !== summaryInfo.etag) {
       slow.push(id);
       continue;
     }
     used.add(summaryInfo.key);
-    const lastHeartbeat = heartbeats.get(id) ?? null;
-    listed.push({ summary: cached.summary, lastHeartbeat, status: statusOf(cached.summary, lastHeartbeat, now) });
+    found.push(cached.summary);
   }
 
-  const readSlowly = await mapLimit(slow, 64, async (id): Promise<ListedExperiment | null> => {
+  const readSlowly = await mapLimit(slow, 64, async (id): Promise<ExperimentSummary | null> => {
     const recordKey = experimentKey(id);
     const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;
@@ -145,17 +129,40 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
       }
       if (summary === null) return null; // removed since the listing
     }
-    let lastHeartbeat = heartbeats.get(id) ?? null;
-    if (lastHeartbeat === null && heartbeats.has(id) && summary.stopped === null) {
-      lastHeartbeat = (await storage.stat(heartbeatKey(id)))?.modified ?? null;
-    }
+    return summary;
+  });
+  for (const summary of readSlowly) if (summary !== null) found.push(summary);
+  if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
+
+  const heartbeats = await heartbeatsOf(storage, found.filter((summary) => summary.stopped === null).map((summary) => summary.id));
+  const experiments = found.map((summary): ListedExperiment => {
+    const lastHeartbeat = heartbeats.get(summary.id) ?? null;
     return { summary, lastHeartbeat, status: statusOf(summary, lastHeartbeat, now) };
   });
-  listed.push(...readSlowly);
-  if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
-  const experiments = listed.filter((e): e is ListedExperiment => e !== null);
   experiments.sort((a, b) => (a.summary.created < b.summary.created ? 1 : a.summary.created > b.summary.created ? -1 : 0));
   return { experiments, problems };
+}
+
+/**
+ * The storage times of the heartbeats of `ids` (experiments not stopped: a stopped one's status
+ * does not depend on it). Asked one by one when they are few, which spares a bucket's listing of
+ * every heartbeat; listed when they are many.
+ */
+async function heartbeatsOf(storage: Storage, ids: string[]): Promise<Map<string, Date>> {
+  const times = new Map<string, Date>();
+  if (ids.length > 64 && storage.listKeys === undefined) {
+    const wanted = new Set(ids);
+    for await (const info of listSharded(storage, HEARTBEATS_PREFIX)) {
+      const id = heartbeatIdOfKey(info.key);
+      if (id && wanted.has(id)) times.set(id, info.modified);
+    }
+    return times;
+  }
+  await mapLimit(ids, 16, async (id) => {
+    const info = await storage.stat(heartbeatKey(id));
+    if (info) times.set(id, info.modified);
+  });
+  return times;
 }
 
 /**
