@@ -10,16 +10,16 @@
  * What a content-defined chunker adds is the chunks the edit straddles at either end.
  *
  * The contents are deterministic (an AES-CTR keystream of a seed), so every run stores the same
- * bytes and the ratio is reproducible. Also measured, because chunking must not cost them:
- * checkpoint() blocking time inside this loop (capture only; chunking runs in the background),
- * how long stop() then takes to publish the rest, and a local checkout of the last, chunked,
- * checkpoint against `cp` of the same file (target 2: at most 1.3x) and against the same
- * checkpoint stored whole.
+ * bytes and the ratio is reproducible. Also noted, because chunking must not cost them:
+ * checkpoint() blocking time inside this loop (capture only; chunking runs in the background)
+ * and how long stop() then takes to publish the rest. Reading a chunked checkpoint back (target
+ * 2) is measured by bench/cases/readback-local.mjs, against cp and against the same file stored
+ * whole.
  */
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { GiB, MiB, formatBytes, formatSeconds, median, run, spread, sync, time, warm } from "../lib.mjs";
+import { GiB, MiB, formatBytes, formatSeconds, median, run, spread, time } from "../lib.mjs";
 
 const CHECKPOINTS = 20;
 const CHANGED = 0.1;
@@ -28,7 +28,7 @@ export default {
   name: "subfile-dedup",
   // The limit is on the first row only; the others are reference points.
   target: "",
-  async run({ quick, runs, directory, dist, log }) {
+  async run({ quick, directory, dist, log }) {
     const cairn = await import(dist);
     const size = quick ? 64 * MiB : GiB;
     const region = { at: Math.floor(size * 0.4), length: Math.floor(size * CHANGED) };
@@ -63,38 +63,6 @@ export default {
     const last = (await repository.getExperiment(experiment.id)).latest();
     const [entry] = await last.files();
     if (entry?.size !== size || !entry.chunks) throw new Error(`the last checkpoint holds ${JSON.stringify(entry && { ...entry, chunks: entry.chunks?.length })}, expected ${size} bytes in chunks`);
-
-    // Reading back: a local checkout of the last checkpoint against cp of the same file, and
-    // against the same checkpoint stored whole, as writers stored every file before chunking
-    // (built by hand in the documented layout: the difference is what chunking costs a read).
-    const twin = await (await cairn.openRepository(repositoryFolder, { projectDirectory: project })).getExperiment(await storeWholeTwin(repositoryFolder, experiment.id, entry, source));
-    const wholeCheckpoint = twin.latest();
-    await warm(source);
-    const count = runs ?? 3;
-    const checkout = [];
-    const checkoutWhole = [];
-    const cp = [];
-    const timeCheckout = async (checkpoint, into) => {
-      const out = path.join(directory, "checkout");
-      await sync();
-      into.push(await time(() => checkpoint.checkout({ outputDirectory: out })));
-      if ((await hashFile(path.join(out, "model.bin"))) !== entry.sha256) throw new Error("the checkout differs from the checkpoint");
-      await fs.rm(out, { recursive: true });
-    };
-    for (let i = 0; i < count; i++) {
-      const sides = [
-        () => timeCheckout(last, checkout),
-        () => timeCheckout(wholeCheckpoint, checkoutWhole),
-        async () => {
-          const copy = path.join(directory, "cp-copy");
-          await sync();
-          cp.push((await run("cp", [source, copy])).seconds);
-          await fs.rm(copy);
-        },
-      ];
-      if (i % 2) sides.reverse();
-      for (const side of sides) await side();
-    }
 
     const floor = 1 + (CHECKPOINTS - 1) * CHANGED;
     const one = { label: "one checkpoint", value: size };
@@ -132,44 +100,9 @@ export default {
     } else {
       log("restic is not installed (apt-get install restic): its row is left out");
     }
-    rows.push({
-      label: `local checkout of a chunked ${formatBytes(size)} checkpoint`,
-      value: median(checkout),
-      unit: "s",
-      baseline: { label: "cp", value: median(cp) },
-      limit: { maxRatio: 1.3 },
-      note: `Cairn ${spread(checkout)}; cp ${spread(cp)}. The whole file's SHA-256 is verified, and each chunk's size (a chunk's hash is computed only to name it when the whole does not match).`,
-    });
-    rows.push({
-      label: `local checkout of the same checkpoint stored whole (before chunking)`,
-      value: median(checkoutWhole),
-      unit: "s",
-      baseline: { label: "cp", value: median(cp) },
-      note: `Reference for the row above: ${spread(checkoutWhole)}. Chunked/whole: ${(median(checkout) / median(checkoutWhole)).toFixed(2)}x.`,
-    });
     return rows;
   },
 };
-
-/**
- * Adds to a local repository a copy of an experiment whose checkpoint holds `file` stored whole
- * (one object, no `chunks`), as format 1.0 writers stored it. Returns the copy's ID.
- */
-async function storeWholeTwin(repositoryFolder, experimentId, entry, file) {
-  const put = async (sha, write) => {
-    await fs.mkdir(path.join(repositoryFolder, "objects", sha.slice(0, 2)), { recursive: true });
-    await write(path.join(repositoryFolder, "objects", sha.slice(0, 2), sha));
-  };
-  await put(entry.sha256, (target) => fs.copyFile(file, target));
-  const tree = Buffer.from(JSON.stringify({ files: [{ path: entry.path, size: entry.size, sha256: entry.sha256, mode: entry.mode }] }));
-  const treeSha = createHash("sha256").update(tree).digest("hex");
-  await put(treeSha, (target) => fs.writeFile(target, tree));
-  const record = JSON.parse(await fs.readFile(path.join(repositoryFolder, "experiments", `${experimentId}.json`), "utf8"));
-  record.id = randomBytes(16).toString("hex");
-  record.checkpoints = [{ ...record.checkpoints.at(-1), id: randomBytes(16).toString("hex"), tree: { sha256: treeSha, files: 1, bytes: entry.size } }];
-  await fs.writeFile(path.join(repositoryFolder, "experiments", `${record.id}.json`), JSON.stringify(record));
-  return record.id;
-}
 
 /** Writes `length` bytes of a seed's keystream at `offset` (the same bytes on every run). */
 async function writeKeystream(file, offset, length, seed) {
@@ -199,12 +132,6 @@ async function folderBytes(folder, skip = []) {
     total += (await fs.stat(full)).size;
   }
   return total;
-}
-
-async function hashFile(file) {
-  const hash = createHash("sha256");
-  for await (const chunk of (await fs.open(file)).createReadStream({ highWaterMark: 4 * MiB })) hash.update(chunk);
-  return hash.digest("hex");
 }
 
 async function resticVersion() {

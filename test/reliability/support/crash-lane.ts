@@ -163,7 +163,7 @@ export async function killOnce(lane: LaneOptions, seed: string, signal: NodeJS.S
   // 3. Every returned checkpoint is there, every file right, and nothing is left behind.
   const { counts, mine } = await using(lane.url, lane.project, false, async (after) => ({
     counts: await checkEveryVisibleCheckpoint(after, lane.maxKiB, seedOf),
-    mine: (await after.experiments.list()).filter(seedOf),
+    mine: await Promise.all((await after.experiments.list()).filter(seedOf).map((e) => e.load())),
   })).catch((error: unknown) => fail(`after recovery: ${String(error)}`));
   if (mine.length > 1) fail(`${mine.length} experiments carry this seed`);
   const experiment = mine[0];

@@ -1,0 +1,108 @@
+/**
+ * Memory (issue 7, target 8): peak RSS at most 300 MB while checkpointing, checking out and
+ * opening a 10 GiB file, local repository (the S3 upload is measured with the S3 cases).
+ *
+ * Each operation runs in a child process of its own, through the public API, and its peak RSS is
+ * what the kernel reports for it (`/usr/bin/time -f %M`, the child's VmHWM):
+ *  - checkpoint: init(), checkpoint() of the file, then stop(), which publishes it (hashing and
+ *    content-defined chunking included);
+ *  - checkout: checkpoint.checkout() of that checkpoint into an empty folder;
+ *  - open: pipeline(checkpoint.open(file), fs.createWriteStream(...)).
+ * Baselines, measured the same way: `cp` of the file, and a Node process that loads Cairn and
+ * does nothing (what any Node program of ours costs before it touches a file).
+ * Disk: the file, the repository and one copy at a time (about 3x the file) at the peak.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { GiB, MiB, formatBytes, formatSeconds, makeRandomFile, run } from "../lib.mjs";
+
+const LIMIT = 300e6;
+
+export default {
+  name: "memory",
+  target: "≤ 300 MB peak RSS",
+  async run({ quick, directory, dist, log }) {
+    const size = quick ? 64 * MiB : 10 * GiB;
+    const project = path.join(directory, "project");
+    await fs.mkdir(path.join(project, "code"), { recursive: true });
+    await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");
+    const source = path.join(project, "model.bin");
+    const repositoryFolder = path.join(directory, "repository");
+    const output = path.join(directory, "out");
+    const script = path.join(directory, "operation.mjs");
+    await fs.writeFile(script, childProgram(fileURLToPath(dist)));
+    log(`writing a ${formatBytes(size)} file of random bytes`);
+    await makeRandomFile(source, size);
+
+    /** Runs one operation in a child process; its peak RSS in bytes and its wall time. */
+    const measure = async (command, args) => {
+      const { stdout, stderr } = await run("/usr/bin/time", ["-f", "cairn-bench-peak %M %e", command, ...args], { cwd: project });
+      const line = stderr.split("\n").find((l) => l.startsWith("cairn-bench-peak "));
+      if (!line) throw new Error(`no peak RSS from /usr/bin/time:\n${stderr}`);
+      const [, kib, seconds] = line.split(" ");
+      return { peak: Number(kib) * 1024, seconds: Number(seconds), stdout: stdout.trim() };
+    };
+    const node = (...args) => measure(process.execPath, [script, ...args]);
+
+    log("checkpoint() and stop()");
+    const checkpoint = await node("checkpoint", repositoryFolder, project);
+    const checkpointId = checkpoint.stdout.split("\n").at(-1);
+    // The spool is empty once published; what is left under local/ is not part of the repository.
+    log("checkout()");
+    const checkout = await node("checkout", repositoryFolder, checkpointId, path.join(output, "checkout"));
+    await fs.rm(output, { recursive: true, force: true });
+    log("open()");
+    const open = await node("open", repositoryFolder, checkpointId, path.join(output, "open.bin"));
+    await fs.rm(output, { recursive: true, force: true });
+    log("cp");
+    await fs.mkdir(output);
+    const cp = await measure("cp", [source, path.join(output, "cp-copy")]);
+    await fs.rm(output, { recursive: true, force: true });
+    const idle = await node("idle");
+
+    const baselineNote = `Baselines: cp peak RSS ${formatBytes(cp.peak)}; a Node process that loads Cairn and does nothing ${formatBytes(idle.peak)}.`;
+    const row = (label, m, what) => ({
+      label: `peak RSS, ${label} a ${formatBytes(size)} file, local repository`,
+      value: m.peak,
+      unit: "bytes",
+      baseline: { label: "Node + Cairn, idle", value: idle.peak },
+      limit: { max: LIMIT },
+      note: `${what}; took ${formatSeconds(m.seconds)}. ${baselineNote}`,
+    });
+    return [
+      row("checkpoint() + stop() of", checkpoint, "init(), checkpoint() (the copy into the spool), stop() (hashing, chunking and storing the chunks), in one child process"),
+      row("checkout() of", checkout, "checkpoint.checkout() into an empty folder, whole-file SHA-256 verified"),
+      row("open() streamed to a file, of", open, "pipeline(await checkpoint.open(file), fs.createWriteStream(target))"),
+    ];
+  },
+};
+
+/** The child's program: one operation through the public API, named by its first argument. */
+function childProgram(distFile) {
+  return `
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+const cairn = await import(${JSON.stringify(distFile)});
+const [operation, ...args] = process.argv.slice(2);
+if (operation === "checkpoint") {
+  const [repositoryFolder, project] = args;
+  const repository = await cairn.openRepository(repositoryFolder, { projectDirectory: project });
+  const experiment = await repository.init({ path: "code", params: { bench: "memory" } });
+  const recorded = await experiment.checkpoint({ path: "model.bin", metrics: { loss: 1 } });
+  await experiment.stop();
+  console.log(recorded.id);
+} else if (operation === "checkout") {
+  const [repositoryFolder, id, output] = args;
+  const checkpoint = await (await cairn.openRepository(repositoryFolder)).getCheckpoint(id);
+  await checkpoint.checkout({ outputDirectory: output });
+} else if (operation === "open") {
+  const [repositoryFolder, id, target] = args;
+  const checkpoint = await (await cairn.openRepository(repositoryFolder)).getCheckpoint(id);
+  await (await import("node:fs/promises")).mkdir((await import("node:path")).dirname(target), { recursive: true });
+  await pipeline(await checkpoint.open("model.bin"), createWriteStream(target));
+} else if (operation !== "idle") {
+  throw new Error("unknown operation " + operation);
+}
+`;
+}

@@ -1,0 +1,166 @@
+/**
+ * Reading back a chunked checkpoint from a local repository (issue 7, target 2, local part):
+ * `checkpoint.checkout()`, `checkpoint.open()` streamed to a file, and the `cairn checkout` CLI,
+ * each against `cp` of the same file on the same file system. Target: at most 1.3x cp.
+ *
+ * The checkpoint is one file of random bytes, large enough to be stored as content-defined
+ * chunks (FORMAT.md: from 8 MiB), written through the public API (`checkpoint()`, `stop()`).
+ * Every read verifies the whole file's SHA-256 and each chunk's size (FORMAT.md), so the notes
+ * also give `openssl dgst -sha256` of the same file: one SHA-256 pass over the file, which a
+ * verified read cannot go below (SHA-256 is sequential; it can only overlap the copy).
+ *
+ * Fairness: the chunks and the source are read once beforehand so both sides copy from the page
+ * cache (dropping caches is not possible here); `sync` before each timed side so neither
+ * inherits the other's writeback; the order of the sides rotates from run to run.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { GiB, MiB, cpuSeconds, formatBytes, formatSeconds, makeRandomFile, median, run, spread, sync, time, warm } from "../lib.mjs";
+
+export default {
+  name: "readback-local",
+  target: "≤ 1.3x cp",
+  async run({ quick, runs, directory, cli, dist, log }) {
+    const cairn = await import(dist);
+    const size = quick ? 64 * MiB : GiB;
+    const count = runs ?? (quick ? 3 : 5);
+    const project = path.join(directory, "project");
+    await fs.mkdir(path.join(project, "code"), { recursive: true });
+    await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");
+    const source = path.join(project, "model.bin");
+    log(`writing a ${formatBytes(size)} file of random bytes and checkpointing it`);
+    await makeRandomFile(source, size);
+    const repositoryFolder = path.join(directory, "repository");
+    const repository = await cairn.openRepository(repositoryFolder, { projectDirectory: project });
+    const experiment = await repository.init({ path: "code", params: { bench: "readback" } });
+    await experiment.checkpoint({ path: "model.bin", metrics: { loss: 0.5 }, primaryMetric: ["loss", "minimize"] });
+    await experiment.stop();
+    const checkpoint = (await repository.getExperiment(experiment.id)).latest();
+    const [entry] = await checkpoint.files();
+    if (entry?.size !== size || !entry.chunks) throw new Error(`the checkpoint holds ${JSON.stringify(entry && { ...entry, chunks: entry.chunks?.length })}, expected ${size} bytes in chunks`);
+    // Nothing of the writer's spool stays behind to be read instead of the repository.
+    await fs.rm(path.join(repositoryFolder, "local"), { recursive: true, force: true });
+    // The same file stored whole, as format 1.0 writers stored every file: what chunking costs a read.
+    const whole = (await (await cairn.openRepository(repositoryFolder)).getExperiment(await storeWholeTwin(repositoryFolder, experiment.id, entry, source))).latest();
+    await warm(source);
+    await warm(path.join(repositoryFolder, "objects", entry.sha256.slice(0, 2), entry.sha256));
+    for (const chunk of entry.chunks) await warm(path.join(repositoryFolder, "objects", chunk.sha256.slice(0, 2), chunk.sha256));
+
+    const out = path.join(directory, "out");
+    const figures = { cp: [], checkout: [], checkoutCpu: [], whole: [], open: [], openCpu: [], cli: [], version: [], openssl: [] };
+    const check = async (file) => {
+      const { stdout } = await run("openssl", ["dgst", "-sha256", "-r", file]);
+      if (stdout.split(" ")[0] !== entry.sha256) throw new Error(`${file} differs from the checkpoint`);
+    };
+    const sides = {
+      async cp() {
+        await sync();
+        figures.cp.push((await run("cp", [source, path.join(out, "cp-copy")])).seconds);
+      },
+      async checkout() {
+        await sync();
+        const before = cpuSeconds();
+        figures.checkout.push(await time(() => checkpoint.checkout({ outputDirectory: path.join(out, "checkout") })));
+        figures.checkoutCpu.push(cpuSeconds() - before);
+        await check(path.join(out, "checkout", "model.bin"));
+      },
+      async whole() {
+        await sync();
+        figures.whole.push(await time(() => whole.checkout({ outputDirectory: path.join(out, "whole") })));
+        await check(path.join(out, "whole", "model.bin"));
+      },
+      async open() {
+        await sync();
+        const target = path.join(out, "open.bin");
+        const before = cpuSeconds();
+        figures.open.push(await time(async () => pipeline(await checkpoint.open("model.bin"), createWriteStream(target))));
+        figures.openCpu.push(cpuSeconds() - before);
+        await check(target);
+      },
+      async cli() {
+        await sync();
+        figures.cli.push((await run(process.execPath, [cli, "checkout", checkpoint.id, "-R", repositoryFolder, "-o", path.join(out, "cli")], { cwd: project })).seconds);
+        await check(path.join(out, "cli", "model.bin"));
+      },
+      async version() {
+        figures.version.push((await run(process.execPath, [cli, "--version"])).seconds);
+      },
+      async openssl() {
+        figures.openssl.push((await run("openssl", ["dgst", "-sha256", source])).seconds);
+      },
+    };
+    const order = Object.keys(sides);
+    for (let i = 0; i < count; i++) {
+      await fs.rm(out, { recursive: true, force: true });
+      await fs.mkdir(out);
+      // Rotate the order: whatever runs first or last in a run gets no systematic advantage.
+      for (let k = 0; k < order.length; k++) await sides[order[(k + i) % order.length]]();
+      log(`run ${i + 1}/${count}: cp ${formatSeconds(figures.cp.at(-1))}, checkout() ${formatSeconds(figures.checkout.at(-1))}, open() ${formatSeconds(figures.open.at(-1))}, cairn checkout ${formatSeconds(figures.cli.at(-1))}`);
+    }
+    await fs.rm(out, { recursive: true, force: true });
+
+    const cp = { label: "cp", value: median(figures.cp) };
+    const paired = (values) => median(values.map((v, i) => v / figures.cp[i])).toFixed(2);
+    const floor = `One SHA-256 pass over the file (openssl dgst, page cache) took ${formatSeconds(median(figures.openssl))}, ${(median(figures.openssl) / cp.value).toFixed(2)}x cp: the floor of a read that verifies the whole file's hash.`;
+    return [
+      {
+        label: `checkout() of a chunked ${formatBytes(size)} checkpoint, local repository`,
+        value: median(figures.checkout),
+        unit: "s",
+        baseline: cp,
+        limit: { maxRatio: 1.3 },
+        note:
+          `Cairn ${spread(figures.checkout)}, CPU ${formatSeconds(median(figures.checkoutCpu))} (all threads); cp ${spread(figures.cp)} (timed from spawn to exit); ` +
+          `median of the per-run ratios ${paired(figures.checkout)}x. ${entry.chunks.length} chunks (mean ${formatBytes(size / entry.chunks.length)}); ` +
+          `the whole file's SHA-256 and each chunk's size are verified, and the file is written under a temporary name and renamed once verified. ${floor}`,
+      },
+      {
+        label: `open() of the same, streamed to a file`,
+        value: median(figures.open),
+        unit: "s",
+        baseline: cp,
+        limit: { maxRatio: 1.3 },
+        note: `Cairn ${spread(figures.open)}, CPU ${formatSeconds(median(figures.openCpu))}; median of the per-run ratios ${paired(figures.open)}x. pipeline(await checkpoint.open(file), fs.createWriteStream(target)).`,
+      },
+      {
+        label: `checkout() of the same file stored whole (not chunked)`,
+        value: median(figures.whole),
+        unit: "s",
+        baseline: cp,
+        limit: null,
+        note: `Information: the same bytes stored as one object, as format 1.0 writers stored every file (a copy of the experiment written by hand in the documented layout), ${spread(figures.whole)}. Chunked/whole: ${(median(figures.checkout) / median(figures.whole)).toFixed(2)}x.`,
+      },
+      {
+        label: `cairn checkout (CLI) of the same`,
+        value: median(figures.cli),
+        unit: "s",
+        baseline: cp,
+        limit: null,
+        note: `Information: the CLI in a subprocess, ${spread(figures.cli)}; it includes starting Node and loading the CLI, which \`cairn --version\` alone takes ${formatSeconds(median(figures.version))} (median). Minus that: ${(Math.max(0, median(figures.cli) - median(figures.version)) / cp.value).toFixed(2)}x cp.`,
+      },
+    ];
+  },
+};
+
+/**
+ * Adds to a local repository a copy of an experiment whose checkpoint holds `file` stored whole
+ * (one object, no `chunks`), as format 1.0 writers stored it. Returns the copy's ID.
+ */
+async function storeWholeTwin(repositoryFolder, experimentId, entry, file) {
+  const put = async (sha, write) => {
+    await fs.mkdir(path.join(repositoryFolder, "objects", sha.slice(0, 2)), { recursive: true });
+    await write(path.join(repositoryFolder, "objects", sha.slice(0, 2), sha));
+  };
+  await put(entry.sha256, (target) => fs.copyFile(file, target));
+  const tree = Buffer.from(JSON.stringify({ files: [{ path: entry.path, size: entry.size, sha256: entry.sha256, mode: entry.mode }] }));
+  const treeSha = createHash("sha256").update(tree).digest("hex");
+  await put(treeSha, (target) => fs.writeFile(target, tree));
+  const record = JSON.parse(await fs.readFile(path.join(repositoryFolder, "experiments", `${experimentId}.json`), "utf8"));
+  record.id = randomBytes(16).toString("hex");
+  record.checkpoints = [{ ...record.checkpoints.at(-1), id: randomBytes(16).toString("hex"), tree: { sha256: treeSha, files: 1, bytes: entry.size } }];
+  await fs.writeFile(path.join(repositoryFolder, "experiments", `${record.id}.json`), JSON.stringify(record));
+  return record.id;
+}

@@ -1,0 +1,170 @@
+import { createCipheriv, createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { CairnError, openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
+import { listFiles, makeProject, runCli, startScript } from "../helpers/project.js";
+
+/**
+ * Reading chunked files back (checkout, open): the bytes are exactly the file's, every read is
+ * verified (the whole file's SHA-256, each chunk's size), and a damaged chunk fails the read with
+ * the object named and nothing left in the output folder.
+ */
+
+const MiB = 1024 * 1024;
+
+const projects: string[] = [];
+afterEach(async () => {
+  for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** Incompressible bytes that are the same on every run (an AES-CTR keystream of the seed). */
+function pseudoRandom(size: number, seed: string): Buffer {
+  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function objectFile(dir: string, sha: string): string {
+  return path.join(dir, ".cairn", "objects", sha.slice(0, 2), sha);
+}
+
+/** A project whose one checkpoint holds `files`, recorded and published through the public API. */
+async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir: string; checkpoint: Checkpoint; entries: TreeEntry[] }> {
+  const dir = await makeProject({ "code/train.py": "x = 1\n", ...Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`model/${name}`, bytes])) });
+  projects.push(dir);
+  const repository = await openRepository(path.join(dir, ".cairn"), { projectDirectory: dir });
+  const run = await repository.init({ path: "code" });
+  await run.checkpoint({ path: "model", metrics: { loss: 0.1 } });
+  await run.stop();
+  const checkpoint = (await repository.getExperiment(run.id)).latest()!;
+  return { dir, checkpoint, entries: await checkpoint.files() };
+}
+
+/** Corrupts one byte of a chunk in place (same size, so only a hash can tell). */
+async function flipByte(file: string, at: number): Promise<Buffer> {
+  const original = await fs.readFile(file);
+  const flipped = Buffer.from(original);
+  flipped[at] = flipped[at]! ^ 0x01;
+  await fs.writeFile(file, flipped);
+  return original;
+}
+
+describe("reading chunked files back", () => {
+  it("open() streams exactly the file's bytes, in order, and checkout() writes them", async () => {
+    const bytes = pseudoRandom(21 * MiB + 4321, "open streams the bytes");
+    const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
+    expect(entries[0]!.chunks!.length).toBeGreaterThan(5);
+
+    const received: Buffer[] = [];
+    for await (const piece of await checkpoint.open("model/weights.bin")) received.push(piece as Buffer);
+    const whole = Buffer.concat(received);
+    expect(whole.length).toBe(bytes.length);
+    expect(whole.equals(bytes)).toBe(true);
+
+    const streamed = path.join(dir, "streamed.bin");
+    await pipeline(await checkpoint.open("weights.bin"), createWriteStream(streamed));
+    expect((await fs.readFile(streamed)).equals(bytes)).toBe(true);
+
+    const out = path.join(dir, "out");
+    const result = await checkpoint.checkout({ outputDirectory: out });
+    expect(result.written).toEqual(["model/weights.bin"]);
+    expect(await listFiles(out)).toEqual(["model/weights.bin"]);
+    expect((await fs.readFile(path.join(out, "model", "weights.bin"))).equals(bytes)).toBe(true);
+    // Checked out again: the file there is recognised by its hash, and left alone.
+    const again = await checkpoint.checkout({ outputDirectory: out });
+    expect(again).toMatchObject({ written: [], unchanged: ["model/weights.bin"] });
+  });
+
+  it("reads several chunked files at once, each verified on its own", async () => {
+    const a = pseudoRandom(12 * MiB, "first of two");
+    const b = pseudoRandom(9 * MiB + 17, "second of two");
+    const { checkpoint } = await checkpointOf({ "a.bin": a, "b.bin": b });
+    const [readA, readB, readA2] = await Promise.all([checkpoint.read("a.bin"), checkpoint.read("b.bin"), checkpoint.read("a.bin")]);
+    expect(readA.equals(a)).toBe(true);
+    expect(readB.equals(b)).toBe(true);
+    expect(readA2.equals(a)).toBe(true);
+  });
+
+  it("lets a reader stop early, and later reads are still whole and verified", async () => {
+    const bytes = pseudoRandom(16 * MiB, "stop early");
+    const { checkpoint } = await checkpointOf({ "weights.bin": bytes });
+    for (let i = 0; i < 3; i++) {
+      const stream = await checkpoint.open("weights.bin");
+      let seen = 0;
+      for await (const piece of stream) {
+        seen += (piece as Buffer).length;
+        if (seen > 2 * MiB) break; // destroys the stream
+      }
+      expect(stream.destroyed).toBe(true);
+    }
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+  });
+
+  it("fails open() and checkout() on a chunk damaged in place, naming the object; the stream never ends and nothing is left in the folder", async () => {
+    const bytes = pseudoRandom(14 * MiB, "damaged chunk");
+    const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
+    const chunks = entries[0]!.chunks!;
+    for (const victim of [chunks[0]!, chunks[Math.floor(chunks.length / 2)]!, chunks.at(-1)!]) {
+      const key = `objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`;
+      const file = objectFile(dir, victim.sha256);
+      const original = await flipByte(file, victim.size - 1);
+
+      const stream = await checkpoint.open("weights.bin");
+      let ended = false;
+      stream.on("end", () => (ended = true));
+      const error = (await (async () => {
+        for await (const _ of stream) void _;
+      })().catch((e: unknown) => e)) as CairnError;
+      expect(error).toBeInstanceOf(CairnError);
+      expect(error.code).toBe("CORRUPT");
+      expect(error.message).toContain(key);
+      expect(error.message).toContain("weights.bin");
+      expect(ended).toBe(false);
+
+      const out = path.join(dir, "out");
+      const checkoutError = (await checkpoint.checkout({ outputDirectory: out }).catch((e: unknown) => e)) as CairnError;
+      expect(checkoutError).toBeInstanceOf(CairnError);
+      expect(checkoutError.code).toBe("CORRUPT");
+      expect(checkoutError.message).toContain(key);
+      expect(await listFiles(out).catch(() => [])).toEqual([]);
+      await fs.rm(out, { recursive: true, force: true });
+      await fs.writeFile(file, original);
+    }
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+  });
+
+  it("fails `cairn checkout` on a damaged chunk with the object named, leaving no file in the output folder", async () => {
+    const bytes = pseudoRandom(10 * MiB, "cli checkout");
+    const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
+    const victim = entries[0]!.chunks![1]!;
+    await flipByte(objectFile(dir, victim.sha256), 12345);
+    const out = path.join(dir, "cli-out");
+    const result = await runCli(dir, ["checkout", checkpoint.id, "-o", out]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`);
+    expect(await listFiles(out).catch(() => [])).toEqual([]);
+  });
+
+  it("does not keep a process alive when a chunked file is opened and never read", async () => {
+    const bytes = pseudoRandom(10 * MiB, "never read");
+    const { dir, checkpoint } = await checkpointOf({ "weights.bin": bytes });
+    const { child, done } = startScript(
+      dir,
+      `const checkpoint = await (await cairn.openRepository(".cairn")).getCheckpoint(${JSON.stringify(checkpoint.id)});
+       const stream = await checkpoint.open("weights.bin");
+       stream.once("readable", () => console.log("opened"));`,
+    );
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const result = await done.finally(() => clearTimeout(timer));
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("opened");
+  });
+});
