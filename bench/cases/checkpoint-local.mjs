@@ -14,7 +14,7 @@ import { GiB, MiB, cpuSeconds, formatBytes, formatSeconds, makeRandomFile, media
 
 export default {
   name: "checkpoint-local",
-  target: "≤ 1.5x cp",
+  target: "≤ 1.3x cp",
   async run({ quick, runs, directory, dist, log }) {
     const cairn = await import(dist);
     const size = quick ? 64 * MiB : GiB;
@@ -77,7 +77,7 @@ export default {
         value: median(blocking),
         unit: "s",
         baseline: { label: "cp", value: median(cp) },
-        limit: { maxRatio: 1.5 },
+        limit: { maxRatio: 1.3 },
         note:
           `Cairn ${spread(blocking)}; cp ${spread(cp)} (cp timed from spawn to exit); ` +
           `median of the per-run ratios ${paired.toFixed(2)}x. ` +
