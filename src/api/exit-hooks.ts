@@ -1,4 +1,5 @@
 import { diagnose } from "../repository/diagnostics.js";
+import { reportWhileWaiting } from "./wait-progress.js";
 
 /** What exit handling needs from a running experiment. */
 export interface Stoppable {
@@ -45,17 +46,21 @@ function uninstall(): void {
   process.off("SIGTERM", onSignal);
 }
 
-/** Stops every running experiment, saying so on stderr when it takes more than a moment. */
+/**
+ * Stops every running experiment, saying so on stderr when it takes more than a moment, with
+ * what is left to upload (see wait-progress.ts).
+ */
 function stopAll(how: "stop" | "interrupt"): Promise<void> {
   stopping ??= (async () => {
     const runs = [...active];
-    const slow = setTimeout(() => {
-      diagnose(`finishing writes for ${runs.map((r) => r.id.slice(0, 7)).join(", ")} before exiting (press Ctrl-C again to exit now; "cairn push" publishes the rest later)…`);
-    }, 1000);
+    const all = Promise.all(runs.map((run) => run[how]().catch((error) => diagnose(`could not stop ${run.id.slice(0, 7)}: ${String(error)}`))));
     try {
-      await Promise.all(runs.map((run) => run[how]().catch((error) => diagnose(`could not stop ${run.id.slice(0, 7)}: ${String(error)}`))));
+      await reportWhileWaiting(
+        runs.map((run) => run.id),
+        all,
+        { exiting: true },
+      );
     } finally {
-      clearTimeout(slow);
       stopping = null;
     }
   })();

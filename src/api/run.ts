@@ -7,6 +7,7 @@ import type { CheckpointRecord, PrimaryMetric, StoredMetric } from "../repositor
 import type { ExperimentWriter } from "../repository/writer.js";
 import { captureFiles, listCheckpointFiles } from "./capture-files.js";
 import { registerForExit, unregisterForExit } from "./exit-hooks.js";
+import { reportWhileWaiting } from "./wait-progress.js";
 import { checkMetrics, checkPrimaryMetric, checkStep } from "./validate-input.js";
 
 export interface CheckpointOptions {
@@ -135,7 +136,8 @@ export class Run {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       await this.captureQueue;
-      const complete = await this.writer.stop();
+      // A slow wait (uploads to a bucket) is reported on stderr; exit handling shares the report.
+      const complete = await reportWhileWaiting([this.id], this.writer.stop());
       unregisterForExit(this);
       this.onStopped(complete);
     })();

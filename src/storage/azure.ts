@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { CairnError } from "../errors.js";
 import { plainEtag } from "./etag.js";
 import { networkCode, oneLine, storageFailure, type FailureContext, type StorageFailureKind } from "./failure.js";
+import { downloadInParts, objectSizeOf, type RangeAnswer } from "./parallel-download.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PART_SIZE_MIB,
@@ -99,6 +100,22 @@ export async function createAzureStorage(url: string, settings: StorageSettings 
     }
   }
 
+  /** One ranged download, for downloadInParts: its size from Content-Range, or a 200 for the whole. */
+  async function getRange(key: string, start: number, end: number): Promise<RangeAnswer | null> {
+    try {
+      // maxRetryRequests: a dropped connection resumes from where it stopped.
+      const response = await blob(key).download(start, end - start + 1, { maxRetryRequests: 5 });
+      const body = (response.readableStreamBody as Readable | undefined) ?? Readable.from([]);
+      const whole = response.contentRange === undefined;
+      return { body, objectSize: whole ? (response.contentLength ?? null) : objectSizeOf(response.contentRange), whole };
+    } catch (error) {
+      if (await missing(error, `read "${key}"`)) return null;
+      // A range that starts at or past the end (also any range of an empty blob): no bytes.
+      if (statusOf(error) === 416) return { body: Readable.from([]), objectSize: null, whole: true };
+      throw fail(error, `read "${key}"`);
+    }
+  }
+
   async function putConditional(key: string, body: Buffer): Promise<boolean> {
     try {
       await blob(key).upload(body, body.length, { conditions: { ifNoneMatch: "*" } });
@@ -120,19 +137,8 @@ export async function createAzureStorage(url: string, settings: StorageSettings 
         throw fail(error, `read "${key}"`);
       }
     },
-    async getStream(key: string, range?: ByteRange): Promise<Readable | null> {
-      const offset = range?.start ?? 0;
-      const count = range?.end === undefined ? undefined : range.end - offset + 1;
-      try {
-        // maxRetryRequests: a dropped connection resumes from where it stopped.
-        const response = await blob(key).download(offset, count, { maxRetryRequests: 5 });
-        return (response.readableStreamBody as Readable | undefined) ?? Readable.from([]);
-      } catch (error) {
-        if (await missing(error, `read "${key}"`)) return null;
-        if (statusOf(error) === 416 && range) return Readable.from([]);
-        throw fail(error, `read "${key}"`);
-      }
-    },
+    // Large blobs come as parallel ranged downloads (see parallel-download.ts); small ones in one.
+    getStream: (key: string, range?: ByteRange): Promise<Readable | null> => downloadInParts((start, end) => getRange(key, start, end), range, { partBytes: blockSize }),
     stat: head,
     async put(key, body) {
       const bytes = Buffer.from(body);

@@ -2,7 +2,7 @@ import { IdempotencyStrategy, Storage as GoogleStorage, type File, type StorageO
 import { stat as statFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { CairnError } from "../errors.js";
-import { sliceStream } from "./slice.js";
+import { downloadInParts, objectSizeOf, type RangeAnswer } from "./parallel-download.js";
 import { networkCode, oneLine, storageFailure, type FailureContext, type StorageFailureKind } from "./failure.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -97,6 +97,58 @@ export async function createGcsStorage(url: string, settings: StorageSettings = 
     }
   }
 
+  /** One ranged read, for downloadInParts: its size from Content-Range, or a 200 for the whole. */
+  async function getRange(key: string, start: number, end: number): Promise<RangeAnswer | null> {
+    // Cairn checks every object's SHA-256 itself; the SDK's CRC check would be redundant.
+    const stream = file(key).createReadStream({ start, end, validation: false });
+    try {
+      // The request starts on the first read, and a missing object arrives as an error event
+      // after the response: start it, and wait for a good response or the error.
+      const response = await new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+        // Every answer is watched, not only the first: the SDK retries a failed request on the
+        // same stream, and the answer that counts is the one after the retries.
+        const done = (): void => {
+          stream.off("error", onError);
+          stream.off("response", onResponse);
+          stream.off("close", onClose);
+        };
+        const onError = (error: unknown): void => {
+          done();
+          reject(error);
+        };
+        const onResponse = (answer: { statusCode?: number; status?: number; headers?: Record<string, string | string[] | undefined> }): void => {
+          const status = answer?.statusCode ?? answer?.status ?? 200;
+          if (status >= 300) return; // an error event follows (or a retry's answer)
+          done();
+          resolve({ status, headers: answer?.headers ?? {} });
+        };
+        const onClose = (): void => {
+          done();
+          reject(new Error("the download ended before the server answered"));
+        };
+        stream.on("error", onError);
+        stream.on("response", onResponse);
+        stream.on("close", onClose);
+        stream.read(0);
+      });
+      // HTTP lets a server ignore a Range header and send everything (the emulator does for a
+      // range past the end): the caller cuts the asked bytes out of the whole object then.
+      const contentRange = response.headers["content-range"];
+      const whole = response.status === 200;
+      const length = Number(response.headers["content-length"]);
+      return {
+        body: stream,
+        objectSize: whole ? (Number.isFinite(length) ? length : null) : objectSizeOf(Array.isArray(contentRange) ? contentRange[0] : contentRange),
+        whole,
+      };
+    } catch (error) {
+      stream.destroy();
+      if (await missing(error, `read "${key}"`)) return null;
+      if (statusOf(error) === 416) return { body: Readable.from([]), objectSize: null, whole: true };
+      throw fail(error, `read "${key}"`);
+    }
+  }
+
   async function putConditional(key: string, body: Buffer | string): Promise<boolean> {
     try {
       await file(key).save(Buffer.from(body), { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
@@ -118,34 +170,8 @@ export async function createGcsStorage(url: string, settings: StorageSettings = 
         throw fail(error, `read "${key}"`);
       }
     },
-    async getStream(key: string, range?: ByteRange): Promise<Readable | null> {
-      // Cairn checks every object's SHA-256 itself; the SDK's CRC check would be redundant.
-      const stream = file(key).createReadStream({ start: range?.start, end: range?.end, validation: false });
-      let status = 0;
-      try {
-        // The request starts on the first read, and a missing object arrives as an error event
-        // after the response: start it, and wait for a good response or the error.
-        await new Promise<void>((resolve, reject) => {
-          const onError = (error: unknown) => reject(error);
-          stream.once("error", onError);
-          stream.once("response", (response: { statusCode?: number; status?: number }) => {
-            status = response?.statusCode ?? response?.status ?? 200;
-            if (status >= 300) return;
-            stream.off("error", onError);
-            resolve();
-          });
-          stream.read(0);
-        });
-        // HTTP lets a server ignore a Range header and send everything (the emulator does for a
-        // range past the end): cut the requested bytes out of the whole object then.
-        return range && status === 200 ? sliceStream(stream, range.start, range.end) : stream;
-      } catch (error) {
-        stream.destroy();
-        if (await missing(error, `read "${key}"`)) return null;
-        if (statusOf(error) === 416 && range) return Readable.from([]);
-        throw fail(error, `read "${key}"`);
-      }
-    },
+    // Large objects come as parallel ranged reads (see parallel-download.ts); small ones in one.
+    getStream: (key: string, range?: ByteRange): Promise<Readable | null> => downloadInParts((start, end) => getRange(key, start, end), range, { partBytes: resumableThreshold }),
     stat: head,
     async put(key, body) {
       try {

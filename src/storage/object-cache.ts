@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, webcrypto } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -33,6 +33,43 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
     }
   };
 
+  /** Subfolders known to exist: a mkdir per cached object cost a syscall for nothing. */
+  const folders = new Set<string>();
+  async function ensureFolder(folder: string): Promise<void> {
+    if (folders.has(folder)) return;
+    await fs.mkdir(folder, { recursive: true });
+    folders.add(folder);
+  }
+
+  /**
+   * Keeps a copy of bytes already read whole, if they hash to their name; in the background, so
+   * the reader has its bytes at once. Failures only mean no copy (a full disk, a cleared cache).
+   */
+  function keep(bytes: Buffer, sha256: string): void {
+    const file = fileOf(sha256);
+    const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
+    void (async () => {
+      try {
+        // WebCrypto's digest runs on libuv's thread pool: reading a chunked file is hundreds of
+        // these, and hashing them on the main thread (about 1 s per GiB) slowed the read itself.
+        const digest = Buffer.from(await webcrypto.subtle.digest("SHA-256", bytes)).toString("hex");
+        if (digest !== sha256) return;
+        await ensureFolder(path.dirname(file));
+        await fs.writeFile(temporary, bytes).catch(async (error: NodeJS.ErrnoException) => {
+          // The folder went away (`cairn cache clear` in another process): make it again, once.
+          if (error.code !== "ENOENT") throw error;
+          folders.delete(path.dirname(file));
+          await ensureFolder(path.dirname(file));
+          await fs.writeFile(temporary, bytes);
+        });
+        await fs.rename(temporary, file);
+        added(bytes.length);
+      } catch {
+        await fs.rm(temporary, { force: true }).catch(() => {});
+      }
+    })();
+  }
+
   async function hit(sha256: string): Promise<string | null> {
     const file = fileOf(sha256);
     try {
@@ -57,7 +94,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
     const onEarly = (error: Error): void => void (early = error);
     source.on("error", onEarly);
     try {
-      await fs.mkdir(path.dirname(temporary), { recursive: true });
+      await ensureFolder(path.dirname(temporary));
       file = createWriteStream(temporary, { highWaterMark: 1024 * 1024 });
     } catch {
       // No cache today (read-only home, full disk): just read through.
@@ -74,7 +111,11 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
     const hash = createHash("sha256");
     let received = 0;
     let fileFailed = false;
-    file.on("error", () => (fileFailed = true));
+    file.on("error", () => {
+      fileFailed = true;
+      // Perhaps the folder went away (`cairn cache clear` elsewhere): make it again next time.
+      folders.delete(path.dirname(temporary));
+    });
     source.on("data", (chunk: Buffer) => {
       hash.update(chunk);
       received += chunk.length;
@@ -137,11 +178,11 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       if (sha256 === null) return inner.get(key);
       const file = await hit(sha256);
       if (file) return fs.readFile(file);
-      const stream = await this.getStream(key);
-      if (stream === null) return null;
-      const parts: Buffer[] = [];
-      for await (const part of stream) parts.push(part as Buffer);
-      return Buffer.concat(parts);
+      // Whole small objects (chunks, trees): read whole, then copied into the cache behind the
+      // reader's back; no stream to tee (a chunked file is hundreds of these).
+      const bytes = await inner.get(key);
+      if (bytes !== null) keep(bytes, sha256);
+      return bytes;
     },
     async getStream(key, range) {
       const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;

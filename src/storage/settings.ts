@@ -16,7 +16,7 @@ export interface StorageSettings {
   forcePathStyle?: boolean;
   /** GCS project (else the one application default credentials name). */
   projectId?: string;
-  /** Size of each part/block of a large upload, in MiB (8 by default). */
+  /** Size of each part/block of a large upload, and of each ranged request of a large download, in MiB (8 by default). */
   partSizeMiB?: number;
   /** Parts/blocks of one file uploaded at once (4 by default). */
   uploadConcurrency?: number;
