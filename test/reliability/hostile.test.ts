@@ -192,7 +192,10 @@ describe("hostile records", () => {
     const list = await repository.experiments.list();
     expect(list.map((e) => e.id)).not.toContain(experimentId);
     expect(list.problems.map((p) => p.message).join()).toMatch(/git\.diff is not a SHA-256/);
-    expect((await failure(repository.experiments.get(experimentId))).code).toBe("NOT_FOUND");
+    // Found, but unreadable: the error names the damage rather than saying there is no such ID.
+    const error = await failure(repository.experiments.get(experimentId));
+    expect(error.code).toBe("CORRUPT");
+    expect(error.message).toMatch(/git\.diff is not a SHA-256/);
   });
 
   it("a record stored under another experiment's name is refused", async () => {
