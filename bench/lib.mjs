@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
+import * as path from "node:path";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -159,4 +160,56 @@ export function formatBytes(bytes) {
  */
 export function spread(values, format = formatSeconds) {
   return `median of ${values.length} (min ${format(Math.min(...values))}, max ${format(Math.max(...values))})`;
+}
+
+/**
+ * Writes new first bytes into `file`: unique contents for each run (so Cairn never meets bytes it
+ * already holds), while the rest of the file stays in the page cache.
+ *
+ * @example
+ * await stamp(source, run);
+ */
+export async function stamp(file, run) {
+  const handle = await fs.open(file, "r+");
+  try {
+    const bytes = Buffer.alloc(16);
+    bytes.writeUInt32LE(run, 0);
+    bytes.writeDoubleLE(Date.now(), 8);
+    await handle.write(bytes, 0, bytes.length, 0);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The sum of file sizes under a folder, recursively, leaving out top-level entries named in `skip`.
+ *
+ * @example
+ * const bytes = await folderBytes(repositoryFolder, ["local"]);
+ */
+export async function folderBytes(folder, skip = []) {
+  let total = 0;
+  for (const entry of await fs.readdir(folder, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath ?? entry.path, entry.name);
+    if (skip.includes(path.relative(folder, full).split(path.sep)[0])) continue;
+    total += (await fs.stat(full)).size;
+  }
+  return total;
+}
+
+/**
+ * A project folder for a case: `code/train.py` (so init() has a code snapshot) and a file of
+ * `size` random bytes at `model.bin`. Returns both paths.
+ *
+ * @example
+ * const { project, source } = await makeModelProject(directory, GiB);
+ */
+export async function makeModelProject(directory, size) {
+  const project = path.join(directory, "project");
+  await fs.mkdir(path.join(project, "code"), { recursive: true });
+  await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");
+  const source = path.join(project, "model.bin");
+  await makeRandomFile(source, size);
+  return { project, source };
 }

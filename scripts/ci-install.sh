@@ -15,23 +15,4 @@ packages=(
   git                                                                          # git capture tests
 )
 
-missing=()
-for package in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$package")
-  fi
-done
-[ "${#missing[@]}" -eq 0 ] && exit 0
-
-as_root=()
-[ "$(id -u)" -ne 0 ] && as_root=(sudo)
-
-echo "ci-install: installing ${missing[*]}" >&2
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-export DEBIAN_FRONTEND=noninteractive
-if ! { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "ci-install: apt-get failed (above)" >&2
-  exit 1
-fi
+bash "$(dirname "$0")/apt-install.sh" ci-install "${packages[@]}"

@@ -10,7 +10,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { GiB, MiB, cpuSeconds, formatBytes, formatSeconds, makeRandomFile, median, run, spread, sync, time, warm } from "../lib.mjs";
+import { cpuSeconds, formatBytes, formatSeconds, GiB, makeModelProject, median, MiB, run, spread, stamp, sync, time, warm } from "../lib.mjs";
 
 export default {
   name: "checkpoint-local",
@@ -19,12 +19,8 @@ export default {
     const cairn = await import(dist);
     const size = quick ? 64 * MiB : GiB;
     const count = runs ?? (quick ? 3 : 5);
-    const project = path.join(directory, "project");
-    await fs.mkdir(path.join(project, "code"), { recursive: true });
-    await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");
-    const source = path.join(project, "model.bin");
     log(`writing a ${formatBytes(size)} file of random bytes`);
-    await makeRandomFile(source, size);
+    const { project, source } = await makeModelProject(directory, size);
     await warm(source);
 
     const cp = [];
@@ -99,15 +95,3 @@ export default {
   },
 };
 
-/** New first bytes each run: unique contents, while the rest of the file stays in the page cache. */
-async function stamp(file, run) {
-  const handle = await fs.open(file, "r+");
-  try {
-    const bytes = Buffer.alloc(16);
-    bytes.writeUInt32LE(run, 0);
-    bytes.writeDoubleLE(Date.now(), 8);
-    await handle.write(bytes, 0, bytes.length, 0);
-  } finally {
-    await handle.close();
-  }
-}

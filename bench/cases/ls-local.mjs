@@ -19,7 +19,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { formatSeconds, median, run, spread, time } from "../lib.mjs";
+import { folderBytes, formatSeconds, median, run, spread, time } from "../lib.mjs";
 
 export default {
   name: "ls-local",
@@ -171,8 +171,3 @@ async function readAllRecords(repositoryFolder) {
   return total;
 }
 
-async function folderBytes(folder) {
-  let bytes = 0;
-  for (const name of await fs.readdir(folder)) bytes += (await fs.stat(path.join(folder, name))).size;
-  return bytes;
-}

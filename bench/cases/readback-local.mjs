@@ -18,7 +18,7 @@ import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { GiB, MiB, cpuSeconds, formatBytes, formatSeconds, makeRandomFile, median, run, spread, sync, time, warm } from "../lib.mjs";
+import { cpuSeconds, formatBytes, formatSeconds, GiB, makeModelProject, median, MiB, run, spread, sync, time, warm } from "../lib.mjs";
 
 export default {
   name: "readback-local",
@@ -27,12 +27,8 @@ export default {
     const cairn = await import(dist);
     const size = quick ? 64 * MiB : GiB;
     const count = runs ?? (quick ? 3 : 5);
-    const project = path.join(directory, "project");
-    await fs.mkdir(path.join(project, "code"), { recursive: true });
-    await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");
-    const source = path.join(project, "model.bin");
     log(`writing a ${formatBytes(size)} file of random bytes and checkpointing it`);
-    await makeRandomFile(source, size);
+    const { project, source } = await makeModelProject(directory, size);
     const repositoryFolder = path.join(directory, "repository");
     const repository = await cairn.openRepository(repositoryFolder, { projectDirectory: project });
     const experiment = await repository.init({ path: "code", params: { bench: "readback" } });

@@ -23,7 +23,7 @@
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { GiB, MiB, formatBytes, formatSeconds, makeRandomFile, median, run, spread, sync, warm } from "../lib.mjs";
+import { formatBytes, formatSeconds, GiB, makeRandomFile, median, MiB, run, spread, stamp, sync, warm } from "../lib.mjs";
 import { startS3Server } from "../s3-server.mjs";
 
 const CAIRN_BUCKET = "cairn";
@@ -313,15 +313,3 @@ async function checkSame(file, size) {
   if (stats.size !== size) throw new Error(`${file} holds ${stats.size} bytes, expected ${size}`);
 }
 
-/** New first bytes each run: unique contents, while the rest of the file stays in the page cache. */
-async function stamp(file, i) {
-  const handle = await fs.open(file, "r+");
-  try {
-    const bytes = Buffer.alloc(16);
-    bytes.writeUInt32LE(i, 0);
-    bytes.writeDoubleLE(Date.now(), 8);
-    await handle.write(bytes, 0, bytes.length, 0);
-  } finally {
-    await handle.close();
-  }
-}

@@ -19,7 +19,7 @@
 import { createCipheriv, createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { GiB, MiB, formatBytes, formatSeconds, median, run, spread, time } from "../lib.mjs";
+import { folderBytes, formatBytes, formatSeconds, GiB, median, MiB, run, spread, time } from "../lib.mjs";
 
 const CHECKPOINTS = 20;
 const CHANGED = 0.1;
@@ -120,18 +120,6 @@ async function writeKeystream(file, offset, length, seed) {
   } finally {
     await handle.close();
   }
-}
-
-/** Sum of file sizes under a folder, leaving out top-level entries named in `skip`. */
-async function folderBytes(folder, skip = []) {
-  let total = 0;
-  for (const entry of await fs.readdir(folder, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath ?? entry.path, entry.name);
-    if (skip.includes(path.relative(folder, full).split(path.sep)[0])) continue;
-    total += (await fs.stat(full)).size;
-  }
-  return total;
 }
 
 async function resticVersion() {

@@ -65,7 +65,7 @@ export class Repository {
   private readonly recordCache: RecordCache = new Map();
   private summaryCache: SummaryCache | null = null;
   /** Experiments built from summaries, by ID, reused while unchanged (see wrap). */
-  private readonly listedExperiments = new Map<string, { listed: ListedExperiment; experiment: Experiment }>();
+  private listedExperiments = new Map<string, { listed: ListedExperiment; experiment: Experiment }>();
 
   /**
    * Opens a repository by URL or folder. Publishes, first, what experiments on this machine
@@ -117,11 +117,10 @@ export class Repository {
    */
   async load(): Promise<{ experiments: Experiment[]; problems: RepositoryProblem[] }> {
     const { experiments, problems } = await this.listSummaries();
-    const wrapped = experiments.map((e) => this.wrap(e));
-    if (this.listedExperiments.size > experiments.length) {
-      const present = new Set(experiments.map((e) => e.summary.id));
-      for (const id of [...this.listedExperiments.keys()]) if (!present.has(id)) this.listedExperiments.delete(id);
-    }
+    const previous = this.listedExperiments;
+    // Rebuilt each time, so experiments no longer listed are dropped.
+    this.listedExperiments = new Map();
+    const wrapped = experiments.map((e) => this.wrapListed(e, previous));
     return { experiments: wrapped, problems };
   }
 
@@ -275,17 +274,20 @@ export class Repository {
     return recoverSpools(this.storage);
   }
 
-  private wrap(loaded: LoadedExperiment | ListedExperiment): Experiment {
-    if (!("summary" in loaded)) return new Experiment(this.storage, loaded);
-    // A listing again of an unchanged repository gives back the same objects (same summary,
-    // status and heartbeat): 10,000 experiments are not rebuilt per call.
-    const previous = this.listedExperiments.get(loaded.summary.id);
-    if (previous && previous.listed.summary === loaded.summary && previous.listed.status === loaded.status && previous.listed.lastHeartbeat?.getTime() === loaded.lastHeartbeat?.getTime()) {
-      previous.listed = loaded;
-      return previous.experiment;
-    }
-    const experiment = new Experiment(this.storage, loaded);
-    this.listedExperiments.set(loaded.summary.id, { listed: loaded, experiment });
+  private wrap(loaded: LoadedExperiment): Experiment {
+    return new Experiment(this.storage, loaded);
+  }
+
+  /**
+   * A listed experiment as an Experiment. A listing again of an unchanged repository gives back
+   * the same objects (same summary, status and heartbeat): 10,000 experiments are not rebuilt
+   * per call.
+   */
+  private wrapListed(listed: ListedExperiment, previous: Map<string, { listed: ListedExperiment; experiment: Experiment }>): Experiment {
+    const known = previous.get(listed.summary.id);
+    const same = known && known.listed.summary === listed.summary && known.listed.status === listed.status && known.listed.lastHeartbeat?.getTime() === listed.lastHeartbeat?.getTime();
+    const experiment = same ? known.experiment : new Experiment(this.storage, listed);
+    this.listedExperiments.set(listed.summary.id, { listed, experiment });
     return experiment;
   }
 }

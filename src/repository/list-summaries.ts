@@ -90,8 +90,7 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
   for (const [id, recordInfo] of records) {
     const summaryInfo = summaries.get(id);
     const cached = summaryInfo && cache?.get(summaryInfo.key);
-    const fresh = summaryInfo !== undefined && (recordInfo === null || summaryInfo.modified.getTime() >= recordInfo.modified.getTime());
-    if (!fresh || !cached || cached.etag !== summaryInfo.etag) {
+    if (!isFresh(summaryInfo, recordInfo) || !cached || cached.etag !== summaryInfo.etag) {
       slow.push(id);
       continue;
     }
@@ -104,12 +103,7 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
     const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;
     const summaryInfo = summaries.get(id);
-    // The writer puts the summary after the record, so an older summary missed the last write
-    // (its writer died in between, on a machine that may never come back). Without the record's
-    // time (a local folder), the next Cairn process on the writer's machine has already replayed
-    // its spool, which rewrites both.
-    const fresh = summaryInfo !== undefined && (recordInfo === null || summaryInfo.modified.getTime() >= recordInfo.modified.getTime());
-    if (fresh) {
+    if (isFresh(summaryInfo, recordInfo)) {
       try {
         summary = await read(summaryInfo.key, summaryInfo.etag, (bytes) => parseExperimentSummary(bytes, summaryInfo.key));
       } catch (error) {
@@ -141,6 +135,17 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
   });
   experiments.sort((a, b) => (a.summary.created < b.summary.created ? 1 : a.summary.created > b.summary.created ? -1 : 0));
   return { experiments, problems };
+}
+
+/**
+ * Whether a listed summary may stand for its record. The writer puts the summary after the
+ * record, so an older summary missed the last write (its writer died in between, on a machine
+ * that may never come back). Without the record's time (a local folder, listed by name only),
+ * the next Cairn process on the writer's machine has already replayed its spool, which rewrites
+ * both.
+ */
+function isFresh(summary: ObjectInfo | undefined, record: ObjectInfo | null): summary is ObjectInfo {
+  return summary !== undefined && (record === null || summary.modified.getTime() >= record.modified.getTime());
 }
 
 /**
