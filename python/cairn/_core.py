@@ -27,7 +27,7 @@ from ._discover import INSTALL_ADVICE, find_core
 from ._wire import decode_line, encode_line
 from .errors import CairnError, CoreError, CoreNotFoundError, error_from_wire
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 HELLO_TIMEOUT_SECONDS = 60.0
 
 

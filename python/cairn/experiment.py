@@ -53,9 +53,37 @@ class Experiment:
         self.git: Optional[Dict[str, Any]] = data.get("git")
         self.dependencies: Optional[Dict[str, Any]] = data.get("dependencies")
         self.primary_metric = primary_metric_of(data.get("primaryMetric"))
-        self.checkpoints: List[Checkpoint] = [Checkpoint(c, self._project, self) for c in data.get("checkpoints") or []]
+        listed = data.get("checkpoints")
+        # None for an experiment from a listing (read from its summary): fetched when first asked for.
+        self._checkpoints: Optional[List[Checkpoint]] = None if listed is None else [Checkpoint(c, self._project, self) for c in listed]
+        self._checkpoint_count: int = data.get("checkpointCount", len(listed or []))
         self._best: Optional[str] = data.get("best")
         self._latest: Optional[str] = data.get("latest")
+        # Best and latest come with every experiment, so best() and latest() never read everything.
+        self._ends: Dict[str, Checkpoint] = {}
+        for end in (data.get("bestCheckpoint"), data.get("latestCheckpoint")):
+            if isinstance(end, dict) and end.get("id") not in self._ends:
+                self._ends[end["id"]] = Checkpoint(end, self._project, self)
+
+    @property
+    def checkpoints(self) -> List[Checkpoint]:
+        """Every checkpoint, oldest first (read from the repository on first use for a listed experiment)."""
+        if self._checkpoints is None:
+            fresh = self._project._call("experiments.get", id=self.id)
+            ends = self._ends
+            self._checkpoints = [ends.get(c["id"]) or Checkpoint(c, self._project, self) for c in fresh.get("checkpoints") or []]
+            self._checkpoint_count = len(self._checkpoints)
+        return self._checkpoints
+
+    @checkpoints.setter
+    def checkpoints(self, value: List[Checkpoint]) -> None:
+        self._checkpoints = value
+        self._checkpoint_count = len(value)
+
+    @property
+    def checkpoint_count(self) -> int:
+        """How many checkpoints the experiment has, without reading them all."""
+        return self._checkpoint_count if self._checkpoints is None else len(self._checkpoints)
 
     @property
     def short_id(self) -> str:
@@ -89,13 +117,15 @@ class Experiment:
     def _by_id(self, checkpoint_id: Optional[str]) -> Optional[Checkpoint]:
         if checkpoint_id is None:
             return None
-        for checkpoint in self.checkpoints:
+        if self._checkpoints is None:
+            return self._ends.get(checkpoint_id)
+        for checkpoint in self._checkpoints:
             if checkpoint.id == checkpoint_id:
                 return checkpoint
         return None
 
     def _merge(self, data: Dict[str, Any]) -> None:
-        known = {c.id: c for c in self.checkpoints}
+        known = {c.id: c for c in self._checkpoints or []}
         self._status = data.get("status", self._status)
         self.primary_metric = primary_metric_of(data.get("primaryMetric"))
         self._best = data.get("best")
@@ -226,7 +256,7 @@ class Experiment:
     def __repr__(self) -> str:
         return (
             f"Experiment(id={self.short_id!r}, status={self._status!r}, created={_display.when(self.created)!r}, "
-            f"params={self.params!r}, checkpoints={len(self.checkpoints)}, best={self._best_summary()!r})"
+            f"params={self.params!r}, checkpoints={self.checkpoint_count}, best={self._best_summary()!r})"
         )
 
     def _repr_html_(self) -> str:
@@ -273,7 +303,7 @@ class ExperimentList(list):
 
     def _repr_html_(self) -> str:
         rows = [
-            (e.short_id, _display.when(e.created), e.status, _display.params(e.params), len(e.checkpoints), e._best_summary())
+            (e.short_id, _display.when(e.created), e.status, _display.params(e.params), e.checkpoint_count, e._best_summary())
             for e in self
         ]
         caption = f"{len(self)} experiment{'s' if len(self) != 1 else ''}"

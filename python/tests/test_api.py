@@ -193,6 +193,33 @@ class ReadingTest(ProjectTestCase):
         self.assertEqual([e["id"] for e in from_cli], [e.id for e in listed])
         self.assertEqual(len(project.experiments.list()), 3)
 
+    def test_a_listed_experiment_reads_its_checkpoints_only_when_asked(self) -> None:
+        (listed,) = [e for e in self.project.experiments.list() if e.id == self.recorded.id]
+        # best(), latest() and the count come with the listing, and their files open from there.
+        self.assertEqual(listed.checkpoint_count, 3)
+        self.assertEqual((listed.best().step, listed.best().metrics), (1, {"loss": 0.2}))
+        self.assertEqual(listed.latest().step, 2)
+        self.assertIs(listed.best(), listed.best())
+        self.assertEqual(listed.best().experiment, listed)
+        with listed.best().open("model.bin") as handle:
+            self.assertEqual(handle.read(), b"weights at step 1")
+        self.assertIn("checkpoints=3", repr(listed))
+        # Every checkpoint, read on first use; best() is the same object as before.
+        best = listed.best()
+        self.assertEqual([c.step for c in listed.checkpoints], [0, 1, 2])
+        self.assertIs(listed.checkpoints[1], best)
+        self.assertEqual(listed.checkpoints[0].checkout(output_directory=make_project()).written, ["model.bin"])
+        self.assertEqual(listed.checkpoint_count, 3)
+
+    def test_a_listing_survives_a_removed_record(self) -> None:
+        directory, recorded = recorded_project()
+        project = cairn.Project(directory=directory)
+        (listed,) = project.experiments.list()
+        (directory / ".cairn" / "experiments" / f"{recorded.id}.json").unlink()
+        self.assertEqual(listed.best().step, 1)
+        with self.assertRaises(cairn.CairnError):
+            listed.checkpoints
+
     def test_checkpoints_get_by_prefix(self) -> None:
         best = self.project.experiments.get(self.recorded.id).best()
         found = self.project.checkpoints.get(best.id[:8])

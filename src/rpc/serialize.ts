@@ -35,7 +35,14 @@ export interface ExperimentWire {
   primaryMetric: PrimaryMetric | null;
   best: string | null;
   latest: string | null;
-  checkpoints: CheckpointWire[];
+  /**
+   * Every checkpoint, or null for an experiment from a listing (read from its summary): the
+   * binding fetches them with experiments.get when first asked. Best and latest are always here.
+   */
+  checkpoints: CheckpointWire[] | null;
+  checkpointCount: number;
+  bestCheckpoint: CheckpointWire | null;
+  latestCheckpoint: CheckpointWire | null;
 }
 
 /** @example checkpointToWire(experiment.best()!) */
@@ -76,6 +83,8 @@ export function recordedToWire(checkpoint: RecordedCheckpoint, experimentId: str
 
 /** @example experimentToWire(await repository.getExperiment("e510303")) */
 export function experimentToWire(experiment: Experiment): ExperimentWire {
+  const best = experiment.best();
+  const latest = experiment.latest();
   return {
     id: experiment.id,
     created: experiment.created.toISOString(),
@@ -89,8 +98,11 @@ export function experimentToWire(experiment: Experiment): ExperimentWire {
     dependencies: experiment.dependencies,
     code: experiment.code,
     primaryMetric: experiment.primaryMetric,
-    best: experiment.best()?.id ?? null,
-    latest: experiment.latest()?.id ?? null,
-    checkpoints: experiment.checkpoints.map(checkpointToWire),
+    best: best?.id ?? null,
+    latest: latest?.id ?? null,
+    checkpoints: experiment.loaded ? experiment.checkpoints.map(checkpointToWire) : null,
+    checkpointCount: experiment.checkpointCount,
+    bestCheckpoint: best ? checkpointToWire(best) : null,
+    latestCheckpoint: latest ? checkpointToWire(latest) : null,
   };
 }

@@ -1,13 +1,11 @@
 import * as path from "node:path";
 import { bestOf, primaryMetricOf } from "../repository/best.js";
-import { mapLimit } from "../repository/load.js";
 import type { Checkpoint } from "../api/checkpoint.js";
 import type { Experiment } from "../api/experiment.js";
 import { Repository } from "../api/repository.js";
 import type { RecordedCheckpoint, Run } from "../api/run.js";
 import { resolveProject } from "../config.js";
 import { CairnError, isCairnError } from "../errors.js";
-import { experimentKey } from "../repository/layout.js";
 import type { DependencyInfo } from "../repository/types.js";
 import { handOverFile } from "./open-file.js";
 import { checkpointToWire, experimentToWire, recordedToWire, type ExperimentWire } from "./serialize.js";
@@ -89,24 +87,9 @@ export class RpcSession {
     "experiments.list": async (p) => {
       const repository = await this.repository(p);
       const list = await repository.listExperiments({ filter: optional(p.filter) as string | string[] | undefined, sort: optional(p.sort) as string | undefined });
-      // The binding's experiments carry every checkpoint (Python's `experiment.checkpoints` is a
-      // plain list), so the listed summaries are read in full here.
-      const problems = [...list.problems];
-      const full = await mapLimit(list, 16, async (e) => {
-        try {
-          return await e.load();
-        } catch (error) {
-          // Removed since the listing, or a record damaged behind an intact summary.
-          if (isCairnError(error, "NOT_FOUND")) return null;
-          if (isCairnError(error, "CORRUPT")) {
-            problems.push({ key: experimentKey(e.id), experimentId: e.id, message: error.message });
-            return null;
-          }
-          throw error;
-        }
-      });
-      const found = full.filter((e): e is Experiment => e !== null);
-      return { experiments: found.map((e) => this.remember(repository, e)), problems };
+      // From summaries, as in TypeScript: the binding fetches an experiment's checkpoints
+      // (experiments.get) only when its code first asks for them.
+      return { experiments: list.map((e) => this.remember(repository, e)), problems: list.problems };
     },
 
     "experiments.get": async (p) => {
@@ -202,7 +185,8 @@ export class RpcSession {
 
   private remember(repository: Repository, experiment: Experiment): ExperimentWire {
     this.experiments.set(handleKey(repository, experiment.id), experiment);
-    for (const checkpoint of experiment.checkpoints) this.checkpoints.set(handleKey(repository, checkpoint.id), checkpoint);
+    const known = experiment.loaded ? experiment.checkpoints : [experiment.best(), experiment.latest()];
+    for (const checkpoint of known) if (checkpoint) this.checkpoints.set(handleKey(repository, checkpoint.id), checkpoint);
     return experimentToWire(experiment);
   }
 }
@@ -214,6 +198,8 @@ export class ProtocolError extends Error {
 
 function runToWire(entry: RunEntry): ExperimentWire {
   const { run, checkpoints } = entry;
+  const best = bestOf(checkpoints);
+  const latest = checkpoints.at(-1);
   return {
     id: run.id,
     created: run.created.toISOString(),
@@ -227,9 +213,12 @@ function runToWire(entry: RunEntry): ExperimentWire {
     dependencies: null,
     code: null,
     primaryMetric: primaryMetricOf(checkpoints),
-    best: bestOf(checkpoints)?.id ?? null,
-    latest: checkpoints.at(-1)?.id ?? null,
+    best: best ? best.id : null,
+    latest: latest ? latest.id : null,
     checkpoints: checkpoints.map((c) => recordedToWire(c, run.id)),
+    checkpointCount: checkpoints.length,
+    bestCheckpoint: best ? recordedToWire(best, run.id) : null,
+    latestCheckpoint: latest ? recordedToWire(latest, run.id) : null,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 
 /** The protocol's version; `hello` returns it and the binding refuses one it does not know. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type RequestId = number | string;
 

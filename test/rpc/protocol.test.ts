@@ -66,7 +66,7 @@ describe("cairn _rpc", () => {
   it("answers hello with the protocol version", async () => {
     const { connection } = await connect();
     const hello = await connection.result("hello");
-    expect(hello).toMatchObject({ protocol: 1, version: expect.any(String), node: process.versions.node });
+    expect(hello).toMatchObject({ protocol: 2, version: expect.any(String), node: process.versions.node });
     expect(await connection.close()).toBe(0);
   });
 
@@ -92,7 +92,13 @@ describe("cairn _rpc", () => {
     const experiment = listed.experiments[0];
     expect(experiment.environment).toMatchObject({ runtimes: { python: "3.11.2" }, command: ["python3", "train.py"], workingDirectory: project });
     expect(experiment.dependencies.torch).toEqual({ source: "imported", declared: null, installed: "2.1.0" });
-    expect(experiment.checkpoints[1].metrics.loss).toEqual({ $number: "NaN" });
+    // A listing carries best and latest, not every checkpoint: experiments.get has them all.
+    expect(experiment.checkpoints).toBeNull();
+    expect(experiment.checkpointCount).toBe(2);
+    expect(experiment.latestCheckpoint.metrics.loss).toEqual({ $number: "NaN" });
+    const full = await connection.result("experiments.get", { project: spec, id: run.id });
+    expect(full.checkpoints[1].metrics.loss).toEqual({ $number: "NaN" });
+    expect(full.bestCheckpoint.id).toBe(first.id);
     expect(await connection.close()).toBe(0);
   });
 
@@ -130,7 +136,7 @@ describe("cairn _rpc", () => {
     const init = await connection.request("init", { project: spec, params: { lr: { $number: "NaN" } } });
     expect(init).toMatchObject({ error: { code: "INVALID_ARGUMENT", message: expect.stringContaining("params.lr is NaN") } });
     // Still serving after all that.
-    expect(await connection.result("hello")).toMatchObject({ protocol: 1 });
+    expect(await connection.result("hello")).toMatchObject({ protocol: 2 });
   });
 
   it("stops running experiments when its input ends", async () => {
