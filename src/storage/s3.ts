@@ -8,7 +8,6 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream } from "node:fs";
 import { readFile, stat as statFile } from "node:fs/promises";
 import * as http from "node:http";
@@ -198,6 +197,8 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   }
 
   async function uploadLarge(key: string, localPath: string, size: number): Promise<boolean> {
+    // Loaded here, not with the driver: reading a repository (cairn ls) never uploads.
+    const { Upload } = await import("@aws-sdk/lib-storage");
     const upload = new Upload({
       client,
       params: {
