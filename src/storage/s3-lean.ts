@@ -73,5 +73,5 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
  * encodeKey("odd/with space/a+b~c"); // "odd/with%20space/a%2Bb~c"
  */
 export function encodeKey(key: string): string {
-  return key.split("/").map(encodeRfc3986).join("/");
+  return encodeRfc3986(key).replace(/%2F/g, "/");
 }
