@@ -2,7 +2,8 @@
  * `cairn ls` over 10,000 experiments of 100 checkpoints each in an S3 repository on radosgw
  * (issue 7: at most 10 s cold, at most 1 s warm when nothing changed, with only LIST requests
  * sent). Cold: a new local cache folder (CAIRN_CACHE_DIR), so every summary is fetched; warm: the
- * same command again. Requests are counted by a pass-through HTTP proxy in front of radosgw.
+ * same command again. Requests are counted by a pass-through relay in front of radosgw that reads
+ * the request heads (countingProxy below).
  * Baseline (not a target): `aws s3 ls --recursive` of the repository's experiments/ (LIST only).
  *
  * The repository is the one of ls-local.mjs (a few experiments through the public API, the rest
