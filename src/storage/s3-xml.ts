@@ -117,7 +117,10 @@ export function decodeXmlText(raw: string): string {
 }
 
 function decodeReferences(text: string): string {
-  if (!text.includes("&")) return text;
+  const first = text.indexOf("&");
+  if (first < 0) return text;
+  // Every ETag of a listing is "&quot;<hex>&quot;": spare it the regular expression.
+  if (first === 0 && text.startsWith("&quot;") && text.indexOf("&", 6) === text.length - 6 && text.endsWith("&quot;")) return `"${text.slice(6, -6)}"`;
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, name: string) => {
     if (name.startsWith("#x")) return String.fromCodePoint(parseInt(name.slice(2), 16));
     if (name.startsWith("#")) return String.fromCodePoint(parseInt(name.slice(1), 10));

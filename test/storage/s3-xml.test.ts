@@ -19,6 +19,12 @@ describe("ListObjectsV2 pages", () => {
     ]);
   });
 
+  test("etags: quoted, empty, weak, and with other escapes inside", () => {
+    const etags = ["&quot;&quot;", "&quot;", "W/&quot;abc&quot;", "&quot;a&amp;b&quot;", "&quot;abc&quot;-2"];
+    const parsed = parseListPage(page(etags.map((etag, i) => item(`a/${i}`, 1, etag)).join("")));
+    expect(parsed.objects.map((o) => o.etag)).toEqual(['""', '"', 'W/"abc"', '"a&b"', '"abc"-2']);
+  });
+
   test("a truncated page's continuation token, wherever the server puts it", () => {
     const token = "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=";
     for (const xml of [
