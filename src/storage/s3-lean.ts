@@ -12,7 +12,10 @@ import { parseListPage, type ListPage } from "./s3-xml.js";
  * request (middleware, endpoint rules, signing, deserializing), which for the 10,000 summaries
  * of a cold `cairn ls` is over 10 s of one core; these take a small part of that. Keys are the
  * bucket's full keys. Errors are thrown shaped like the SDK's (see S3ServiceError), so the
- * driver's error handling is the same for both paths.
+ * driver's error handling is the same for both paths. One thing the SDK does on AWS that this
+ * does not: check a response against a CRC checksum the object may carry (flexible checksums).
+ * Cairn checks what it reads itself: content objects against their SHA-256 name, records and
+ * summaries by strict parsing (a damaged summary is read from its record instead).
  */
 export interface LeanS3 {
   /** GetObject of a whole object. */
