@@ -2,7 +2,8 @@
  * `cairn ls` over 10,000 experiments of 100 checkpoints each in an S3 repository on radosgw
  * (issue 7: at most 10 s cold, at most 1 s warm when nothing changed, with only LIST requests
  * sent). Cold: a new local cache folder (CAIRN_CACHE_DIR), so every summary is fetched; warm: the
- * same command again. Requests are counted by a pass-through HTTP proxy in front of radosgw.
+ * same command again. Requests are counted by a pass-through relay in front of radosgw that reads
+ * the request heads (countingProxy below).
  * Baseline (not a target): `aws s3 ls --recursive` of the repository's experiments/ (LIST only).
  *
  * The repository is the one of ls-local.mjs (a few experiments through the public API, the rest
@@ -11,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
-import * as http from "node:http";
+import * as net from "node:net";
 import * as path from "node:path";
 import { formatSeconds, median, run, spread } from "../lib.mjs";
 import { startS3Server } from "../s3-server.mjs";
@@ -120,26 +121,77 @@ async function upload(openStorage, folder, url) {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** A pass-through proxy that logs each request as LIST, GET, PUT, HEAD or DELETE. */
+/**
+ * A pass-through proxy that logs each request as LIST, GET, PUT, HEAD or DELETE. It relays
+ * bytes at the TCP level and reads only the request heads (method, target, Content-Length) to
+ * count them. An HTTP-level proxy (a Node http server forwarding through http.request) took
+ * 3.2 s of CPU over a cold listing of 10,000 summaries, this one 1.3 s (measured side by side on
+ * a busy machine): that time is taken from the same two cores as Cairn and radosgw, and is
+ * the instrument's, not Cairn's.
+ */
 async function countingProxy(target) {
   const upstream = new URL(target);
   const log = [];
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url, "http://x");
-    log.push(request.method === "GET" && (url.searchParams.has("list-type") || url.pathname.split("/").filter(Boolean).length <= 1) ? "LIST" : request.method);
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
-    });
-    forward.on("error", () => response.destroy());
-    request.pipe(forward);
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const origin = net.connect({ host: upstream.hostname, port: Number(upstream.port) });
+    for (const socket of [client, origin]) {
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {
+        client.destroy();
+        origin.destroy();
+      });
+    }
+    client.on("data", requestCounter(log, () => client.destroy()));
+    client.pipe(origin);
+    origin.pipe(client);
   });
-  server.keepAliveTimeout = 10_000;
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     endpoint: `http://127.0.0.1:${server.address().port}`,
     log,
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * Follows the requests of one client connection through the bytes it sends: each request head
+ * (up to a blank line) is logged, and a body of Content-Length bytes skipped. Chunked request
+ * bodies are not followed (no request of `cairn ls` has one): the connection is dropped rather
+ * than miscounted.
+ */
+function requestCounter(log, refuse) {
+  let pending = "";
+  let bodyLeft = 0;
+  return (chunk) => {
+    pending += chunk.toString("latin1");
+    for (;;) {
+      if (bodyLeft > 0) {
+        const skip = Math.min(bodyLeft, pending.length);
+        bodyLeft -= skip;
+        pending = pending.slice(skip);
+        if (bodyLeft > 0) return;
+      }
+      const end = pending.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const [line, ...fields] = pending.slice(0, end).split("\r\n");
+      pending = pending.slice(end + 4);
+      const [method, target] = line.split(" ");
+      const url = new URL(target, "http://x");
+      log.push(method === "GET" && (url.searchParams.has("list-type") || url.pathname.split("/").filter(Boolean).length <= 1) ? "LIST" : method);
+      for (const field of fields) {
+        const colon = field.indexOf(":");
+        const name = field.slice(0, colon).trim().toLowerCase();
+        const value = field.slice(colon + 1).trim();
+        if (name === "content-length") bodyLeft = Number(value);
+        if (name === "transfer-encoding" && value.toLowerCase() !== "identity") return refuse();
+      }
+    }
   };
 }
 

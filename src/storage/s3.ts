@@ -8,7 +8,6 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream } from "node:fs";
 import { readFile, stat as statFile } from "node:fs/promises";
 import * as http from "node:http";
@@ -19,6 +18,8 @@ import { plainEtag } from "./etag.js";
 import { networkCode, storageFailure, type StorageFailureKind } from "./failure.js";
 import { downloadInParts, objectSizeOf, type RangeAnswer } from "./parallel-download.js";
 import { readBody } from "./read-body.js";
+import { createLeanS3, type LeanS3 } from "./s3-lean.js";
+import type { ListPage } from "./s3-xml.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PART_SIZE_MIB,
@@ -36,6 +37,8 @@ const CREDENTIAL_HINT = "the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AW
 const BAD_CREDENTIALS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidClientTokenId", "ExpiredTokenException"]);
 /** S3 caps a multipart upload at 10,000 parts: larger files get larger parts. */
 const MAX_PARTS = 10_000;
+const CONNECTION_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 120_000;
 
 /** Where the S3 endpoint comes from: cairn.yaml, then the AWS SDK's own environment variables. */
 function endpointOf(settings: StorageSettings): string | undefined {
@@ -48,6 +51,9 @@ function endpointOf(settings: StorageSettings): string | undefined {
  * `endpoint` setting, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) path-style addressing is the
  * default. Writes that must not replace use `If-None-Match: *`; a server that answers 501 to it
  * gets a HEAD before the PUT instead (objects are content-addressed, so that race is harmless).
+ * Whole-object reads and listings, which a listing sends by the thousand, skip the SDK's
+ * per-request machinery (s3-lean.ts) but use what the client resolved: endpoint, addressing,
+ * region, credentials chain; everything else (uploads, conditional writes, ranges) is the SDK's.
  *
  * @example
  * const storage = await createS3Storage("s3://models/team-a", { region: "eu-west-1" });
@@ -59,6 +65,9 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   const queueSize = settings.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY;
   // The SDK warns on stderr about its future Node requirement; a library must not print.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const maxAttempts = settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  // One pair of keep-alive agents for the SDK and the lean requests (s3-lean.ts) alike.
+  const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
 
   const makeClient = (region: string | undefined): S3Client => {
     const config: S3ClientConfig = {
@@ -66,16 +75,16 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
       endpoint,
       forcePathStyle: settings.forcePathStyle ?? endpoint !== undefined,
       // Bounded retries with exponential backoff and jitter: throttling, 5xx, dropped connections.
-      maxAttempts: settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      maxAttempts,
       retryMode: "standard",
       requestHandler: {
-        connectionTimeout: 10_000,
-        requestTimeout: 120_000,
+        connectionTimeout: CONNECTION_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
         // Without it the SDK only logs a warning when a request stalls past requestTimeout, and
         // the request hangs on (seen with a radosgw that ran out of space): fail it, so it is retried.
         throwOnRequestTimeout: true,
-        httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-        httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
       },
     };
     // Checksums other than MD5 are an AWS extension that S3-compatible servers may refuse.
@@ -98,6 +107,25 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   let conditionalWrites = true;
 
   const fail = (error: unknown, operation: string): Error => s3Failure(error, location, endpointForMessages, region, operation);
+
+  // Whole-object reads and listings go the lean way (s3-lean.ts) where the bucket allows it:
+  // decided on the first such request, so a storage that only writes never resolves it.
+  let lean: Promise<LeanS3 | null> | undefined;
+  const leanPath = (): Promise<LeanS3 | null> =>
+    (lean ??= createLeanS3(client, bucket, { agents, maxAttempts, connectionTimeoutMs: CONNECTION_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }));
+
+  async function listPage(prefix: string, token: string | undefined): Promise<ListPage> {
+    const fast = await leanPath();
+    if (fast) return fast.listObjects(prefix, token);
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    return {
+      objects: (page.Contents ?? []).flatMap((item) =>
+        item.Key === undefined ? [] : [{ key: item.Key, size: item.Size ?? 0, modified: item.LastModified ?? new Date(0), etag: item.ETag ?? "" }],
+      ),
+      isTruncated: page.IsTruncated === true,
+      nextToken: page.NextContinuationToken,
+    };
+  }
 
   /** A 404 without a body (HEAD) does not say whether the key or the bucket is missing. */
   async function verifyBucket(operation: string): Promise<void> {
@@ -169,6 +197,8 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   }
 
   async function uploadLarge(key: string, localPath: string, size: number): Promise<boolean> {
+    // Loaded here, not with the driver: reading a repository (cairn ls) never uploads.
+    const { Upload } = await import("@aws-sdk/lib-storage");
     const upload = new Upload({
       client,
       params: {
@@ -219,6 +249,8 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
     url: location.url,
     async get(key) {
       try {
+        const fast = await leanPath();
+        if (fast) return await fast.getObject(fullKey(location, key));
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
         return await readBody(out.Body as Readable, out.ContentLength);
       } catch (error) {
@@ -245,19 +277,18 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
         do {
           let page;
           try {
-            page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: fullKey(location, prefix), ContinuationToken: token }));
+            page = await listPage(fullKey(location, prefix), token);
           } catch (error) {
             throw fail(error, `list "${prefix}"`);
           }
-          for (const item of page.Contents ?? []) {
-            if (item.Key === undefined) continue;
-            yield { key: repositoryKey(location, item.Key), size: item.Size ?? 0, modified: item.LastModified ?? new Date(0), etag: plainEtag(item.ETag) };
+          for (const item of page.objects) {
+            yield { key: repositoryKey(location, item.key), size: item.size, modified: item.modified, etag: plainEtag(item.etag) };
           }
-          if (page.IsTruncated && !page.NextContinuationToken) {
+          if (page.isTruncated && !page.nextToken) {
             // A listing that stops early would hide experiments: fail instead.
             throw storageFailure("failed", failureContext(location, endpointForMessages, region, `list "${prefix}"`, "a truncated listing without a continuation token"), null);
           }
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+          token = page.isTruncated ? page.nextToken : undefined;
         } while (token);
       })();
     },

@@ -1,0 +1,165 @@
+/**
+ * The S3 driver's lean requests (src/storage/s3-lean.ts): whole-object reads and listings sent
+ * without the AWS SDK's middleware, against radosgw through the fault proxy, which also shows
+ * they are the lean ones (the SDK adds `x-id=GetObject` to its reads; the lean path does not).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { CairnError } from "../../src/errors.js";
+import { openStorage } from "../../src/storage/open.js";
+import type { ObjectInfo, Storage } from "../../src/storage/storage.js";
+import { startFaultProxy, type FaultPlan, type FaultProxy } from "../reliability/fault-proxy.js";
+import { randomName } from "../helpers/unreachable.js";
+import { testServers } from "../servers/context.js";
+
+const { s3 } = testServers();
+process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+delete process.env.AWS_SESSION_TOKEN;
+delete process.env.AWS_ENDPOINT_URL;
+delete process.env.AWS_ENDPOINT_URL_S3;
+
+const pass: FaultPlan = () => ({ kind: "pass" });
+let proxy: FaultProxy;
+const opened: Storage[] = [];
+
+beforeAll(async () => {
+  proxy = await startFaultProxy(s3.endpoint, pass);
+});
+afterAll(async () => {
+  await proxy.close();
+});
+afterEach(async () => {
+  proxy.setPlan(pass);
+  await Promise.all(opened.splice(0).map((s) => s.close?.()));
+});
+
+/** A fresh prefix in the test bucket, through the proxy. */
+async function fresh(settings: Record<string, unknown> = {}): Promise<Storage> {
+  const storage = await openStorage(`s3://${s3.bucket}/lean-${randomName()}`, { settings: { endpoint: proxy.endpoint, forcePathStyle: true, region: s3.region, ...settings } });
+  opened.push(storage);
+  return storage;
+}
+
+async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of storage.list(prefix)) keys.push(info.key);
+  return keys.sort();
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(CairnError);
+  return error as CairnError;
+}
+
+/** The proxy's log from `from` on, as "METHOD path?query" with the bucket's prefix removed. */
+function requestsSince(from: number): { method: string; url: string; status: number | null; action: string }[] {
+  return proxy.log.slice(from).map((entry) => ({ method: entry.method, url: entry.url, status: entry.status, action: entry.action }));
+}
+
+describe("whole-object reads and listings go the lean way", () => {
+  test("keys with spaces, unicode, '+', '~' and reserved characters read and list back", async () => {
+    const storage = await fresh();
+    const keys = ["k/with space/and  two", "k/ünïcødé/日本語/€", "k/a+b=c&d;e,f", "k/tilde~star*bang!quote'paren()", "k/percent%20not-a-space", "k/xml<&>\"chars"];
+    for (const key of keys) await storage.put(key, `body of ${key}`);
+    const from = proxy.log.length;
+    for (const key of keys) expect((await storage.get(key))!.toString()).toBe(`body of ${key}`);
+    expect(await keysOf(storage, "k/")).toEqual([...keys].sort());
+    const sent = requestsSince(from);
+    expect(sent.filter((r) => r.method === "GET")).toHaveLength(keys.length + 1);
+    // The SDK names its operation in the query; the lean requests do not.
+    expect(sent.filter((r) => r.url.includes("x-id="))).toEqual([]);
+  });
+
+  test("a listing of more than 1,000 keys follows continuation tokens, with sizes, times and etags", async () => {
+    const storage = await fresh();
+    const keys = Array.from({ length: 1_234 }, (_, i) => `many/${String(i).padStart(5, "0")}`);
+    let next = 0;
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        await storage.put(key, key.repeat(2));
+      }
+    }));
+    const from = proxy.log.length;
+    const infos: ObjectInfo[] = [];
+    for await (const info of storage.list("many/")) infos.push(info);
+    expect(infos.map((i) => i.key).sort()).toEqual(keys);
+    expect(requestsSince(from).filter((r) => r.url.includes("continuation-token="))).toHaveLength(1);
+    const stat = (await storage.stat("many/01233"))!;
+    const listed = infos.find((i) => i.key === "many/01233")!;
+    expect(listed).toMatchObject({ key: "many/01233", size: "many/01233".length * 2, etag: stat.etag });
+    // A listing gives milliseconds, a HEAD's Last-Modified whole seconds.
+    expect(Math.floor(listed.modified.getTime() / 1000) * 1000).toBe(stat.modified.getTime());
+  });
+
+  test("a missing object reads as null, and a missing prefix lists nothing", async () => {
+    const storage = await fresh();
+    expect(await storage.get("summaries/absent.json")).toBeNull();
+    expect(await keysOf(storage, "nothing/")).toEqual([]);
+  });
+});
+
+describe("failures say what is wrong, in one line", () => {
+  test("refused credentials", async () => {
+    const saved = process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_SECRET_ACCESS_KEY = "not-the-secret";
+    try {
+      const storage = await fresh();
+      for (const attempt of [() => storage.get("cairn.json"), () => keysOf(storage, "experiments/")]) {
+        const error = await failureOf(attempt());
+        expect(error.code).toBe("STORAGE");
+        expect(error.message).toMatch(/^The storage service refused the credentials for the bucket "[^"]+" \((SignatureDoesNotMatch|InvalidAccessKeyId) 403\)\. Check /);
+      }
+    } finally {
+      process.env.AWS_SECRET_ACCESS_KEY = saved;
+    }
+  });
+
+  test("a missing bucket", async () => {
+    const name = `cairn-missing-${randomName()}`;
+    const storage = await openStorage(`s3://${name}/repository`, { settings: { endpoint: proxy.endpoint, forcePathStyle: true, region: s3.region } });
+    opened.push(storage);
+    for (const attempt of [() => storage.get("cairn.json"), () => keysOf(storage, "experiments/")]) {
+      expect((await failureOf(attempt())).message).toBe(
+        `The bucket "${name}" does not exist at ${proxy.endpoint} (repository s3://${name}/repository). Create it, or correct the repository URL or endpoint.`,
+      );
+    }
+  });
+});
+
+describe("retries", () => {
+  test("a 503 SlowDown, then a dropped connection, then the answer: reads and listings succeed", async () => {
+    const storage = await fresh();
+    await storage.put("retried/one", "survives");
+    const from = proxy.log.length;
+    // Each request's first attempt gets 503, its second loses its connection, the third passes.
+    const attempts = new Map<string, number>();
+    proxy.setPlan(({ url }) => {
+      const n = (attempts.get(url) ?? 0) + 1;
+      attempts.set(url, n);
+      return n === 1 ? { kind: "status", status: 503 } : n === 2 ? { kind: "reset" } : { kind: "pass" };
+    });
+    expect((await storage.get("retried/one"))!.toString()).toBe("survives");
+    expect(await keysOf(storage, "retried/")).toEqual(["retried/one"]);
+    expect(requestsSince(from).map((r) => r.action)).toEqual(["status", "reset", "pass", "status", "reset", "pass"]);
+  });
+
+  test("an answer cut off halfway is read again", async () => {
+    const storage = await fresh();
+    const body = Buffer.alloc(200_000, "x");
+    await storage.put("cut/one", body);
+    let cut = false;
+    proxy.setPlan(() => (cut ? { kind: "pass" } : ((cut = true), { kind: "reset-response" })));
+    expect((await storage.get("cut/one"))!.equals(body)).toBe(true);
+  });
+
+  test("a server that keeps answering 503 is given up on after maxAttempts, with a clear message", async () => {
+    const storage = await fresh({ maxAttempts: 3 });
+    const from = proxy.log.length;
+    proxy.setPlan(() => ({ kind: "status", status: 503 }));
+    const error = await failureOf(storage.get("cairn.json"));
+    expect(error.message).toMatch(/^The storage service kept failing for the bucket "[^"]+" \(SlowDown 503\) after several attempts to read "cairn\.json"\. Try again later\.$/);
+    expect(requestsSince(from)).toHaveLength(3);
+  });
+});
