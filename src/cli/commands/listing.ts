@@ -3,8 +3,11 @@ import type { Experiment } from "../../api/experiment.js";
 import { differingKeys, flatParams } from "../../api/diff.js";
 import { selectExperiments } from "../../api/repository.js";
 import type { QueryValue } from "../../query/index.js";
+import type { ListedExperiment } from "../../repository/list-summaries.js";
+import type { RepositoryProblem } from "../../repository/load.js";
+import type { ExperimentStatus, Json, PrimaryMetric } from "../../repository/types.js";
 import type { CliContext } from "../context.js";
-import { checkpointCell, shortId, statusText } from "../output/describe.js";
+import { checkpointCell, shortId, statusText, type CheckpointFacts } from "../output/describe.js";
 import { formatValue } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
 import { renderTable, truncate } from "../output/table.js";
@@ -28,16 +31,33 @@ const MAX_PARAM_WIDTH = 40;
  */
 export async function listExperiments(context: CliContext, command: Command, options: ListingOptions, runningOnly: boolean): Promise<void> {
   const repository = await context.openRepository(command);
-  const { experiments, problems } = await repository.load();
   const filter = [...(runningOnly ? ["status = running"] : []), ...(options.filter ?? [])];
-  const selected = selectExperiments(experiments, { filter, sort: options.sort });
+  let total: number;
+  let selected: TableExperiment[];
+  let problems: RepositoryProblem[];
+  if (filter.length === 0 && !options.sort && !options.json) {
+    // The plain listing, already newest first: the table is drawn from the summaries, without
+    // building an Experiment and two Checkpoints per row (a tenth of a second for 10,000).
+    const listed = await repository.listSummaries();
+    selected = listed.experiments.map(fromSummary);
+    problems = listed.problems;
+    total = selected.length;
+  } else {
+    const loaded = await repository.load();
+    const experiments = selectExperiments(loaded.experiments, { filter, sort: options.sort });
+    if (options.json) context.stdout.write(toJsonText(experiments.map(summary)));
+    selected = experiments.map(fromExperiment);
+    problems = loaded.problems;
+    total = loaded.experiments.length;
+  }
 
-  if (options.json) context.stdout.write(toJsonText(selected.map(summary)));
-  else if (options.quiet) context.stdout.write(selected.map((e) => `${e.id}\n`).join(""));
+  if (options.json) {
+    // Written above, from the Experiments.
+  } else if (options.quiet) context.stdout.write(selected.map((e) => `${e.id}\n`).join(""));
   else if (selected.length > 0) context.stdout.write(experimentTable(selected, context, options.all === true));
 
   if (selected.length === 0 && !options.json && !options.quiet) {
-    if (experiments.length === 0 && problems.length === 0) {
+    if (total === 0 && problems.length === 0) {
       context.stderr.write(
         `No experiments in ${repository.url} yet. Record one from a training script:\n` +
           `  const experiment = await cairn.init({ path: ".", params: { lr: 0.01 } });\n` +
@@ -45,9 +65,9 @@ export async function listExperiments(context: CliContext, command: Command, opt
           `  await experiment.stop();\n`,
       );
     } else if (runningOnly && (options.filter ?? []).length === 0) {
-      context.stderr.write(`No experiment is running (${experiments.length} in total; "cairn ls" lists them).\n`);
+      context.stderr.write(`No experiment is running (${total} in total; "cairn ls" lists them).\n`);
     } else if (filter.length > 0) {
-      context.stderr.write(`No experiment matches the filter (${experiments.length} in total).\n`);
+      context.stderr.write(`No experiment matches the filter (${total} in total).\n`);
     }
   }
   warnProblems(context, problems);
@@ -59,16 +79,57 @@ export function summary(experiment: Experiment): Record<string, unknown> {
   return rest;
 }
 
+/** What a row of the table shows of an experiment, from its summary or from an Experiment. */
+interface TableExperiment {
+  id: string;
+  created: Date;
+  status: ExperimentStatus;
+  user: string | null;
+  host: string | null;
+  params: Json;
+  primaryMetric: PrimaryMetric | null;
+  best: CheckpointFacts | null;
+  latest: CheckpointFacts | null;
+}
+
+function fromSummary({ summary, status }: ListedExperiment): TableExperiment {
+  return {
+    id: summary.id,
+    created: new Date(summary.created),
+    status,
+    user: summary.environment?.user ?? null,
+    host: summary.environment?.host ?? null,
+    params: summary.params,
+    primaryMetric: summary.primaryMetric,
+    best: summary.best?.checkpoint ?? null,
+    latest: summary.latest,
+  };
+}
+
+function fromExperiment(experiment: Experiment): TableExperiment {
+  return {
+    id: experiment.id,
+    created: experiment.created,
+    status: experiment.status,
+    user: experiment.environment?.user ?? null,
+    host: experiment.environment?.host ?? null,
+    params: experiment.params,
+    primaryMetric: experiment.primaryMetric,
+    best: experiment.best(),
+    latest: experiment.latest(),
+  };
+}
+
 /**
  * The `ls` table. USER and HOST appear only when they vary across the rows (or with `all`);
  * params only those whose values differ (all of them with `all`).
  */
-function experimentTable(experiments: Experiment[], context: CliContext, all: boolean): string {
+function experimentTable(experiments: TableExperiment[], context: CliContext, all: boolean): string {
   const c = context.stdout.colors;
   const now = context.now();
   const varies = (values: unknown[]): boolean => new Set(values).size > 1;
-  const users = experiments.map((e) => e.environment?.user ?? null);
-  const hosts = experiments.map((e) => e.environment?.host ?? null);
+  const users = experiments.map((e) => e.user);
+  const hosts = experiments.map((e) => e.host);
   const showUser = all || varies(users);
   const showHost = all || varies(hosts);
   const params = experiments.map((e) => flatParams(e.params));
@@ -84,8 +145,8 @@ function experimentTable(experiments: Experiment[], context: CliContext, all: bo
       ...(showUser ? [users[index] ?? "-"] : []),
       ...(showHost ? [hosts[index] ?? "-"] : []),
       ...paramKeys.map((key) => truncate(formatValue(params[index]![key] as QueryValue | undefined), MAX_PARAM_WIDTH)),
-      checkpointCell(experiment.best(), primary),
-      checkpointCell(experiment.latest(), primary),
+      checkpointCell(experiment.best, primary),
+      checkpointCell(experiment.latest, primary),
     ];
   });
   return renderTable([header.map((h) => c.bold(h)), ...rows]);
