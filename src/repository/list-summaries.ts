@@ -37,8 +37,11 @@ export interface SummaryCache extends Map<string, { etag: string; summary: Exper
   folderVersion?: string;
 }
 
-/** The folders whose contents make a listing, as Storage.folderVersion takes them. */
-const LISTED_FOLDERS = [EXPERIMENTS_PREFIX, SUMMARIES_PREFIX];
+/**
+ * The folders whose contents make a listing, as Storage.folderVersion takes them: a cache of
+ * anything derived from a listing is valid while their version is unchanged.
+ */
+export const LISTED_FOLDERS: readonly string[] = [EXPERIMENTS_PREFIX, SUMMARIES_PREFIX];
 
 /**
  * Every experiment of a repository as summaries, newest first: what `cairn ls`, `cairn ps`,
@@ -187,8 +190,11 @@ function isFresh(summary: ObjectInfo | undefined, record: ObjectInfo | null): su
  * The storage times of the heartbeats of `ids` (experiments not stopped: a stopped one's status
  * does not depend on it). Asked one by one when they are few, which spares a bucket's listing of
  * every heartbeat; listed when they are many.
+ *
+ * @example
+ * const times = await heartbeatsOf(storage, ["e510303c2a9f4d0b8e7f1a2b3c4d5e6f"]);
  */
-async function heartbeatsOf(storage: Storage, ids: string[]): Promise<Map<string, Date>> {
+export async function heartbeatsOf(storage: Storage, ids: string[]): Promise<Map<string, Date>> {
   const times = new Map<string, Date>();
   if (ids.length > 64 && storage.listKeys === undefined) {
     const wanted = new Set(ids);

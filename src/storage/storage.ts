@@ -51,7 +51,7 @@ export interface Storage {
    * tell, or when a folder changed too recently for a later change to be told apart. Optional
    * (local folders only); see fs.ts.
    */
-  folderVersion?(prefixes: string[]): string | null;
+  folderVersion?(prefixes: readonly string[]): string | null;
   /** Deletes an object; absent is fine. */
   delete(key: string): Promise<void>;
   /** A local folder for this repository's spool and caches, on this machine. */

@@ -70,6 +70,13 @@ async function listedById(dir: string): Promise<Map<string, { checkpointCount: n
   return new Map(listed.map((e) => [e.id, e]));
 }
 
+/** The cells of `cairn ls`'s row for `id` (the plain table, drawn from the rows kept for it). */
+async function tableRow(dir: string, id: string): Promise<string[] | undefined> {
+  const result = await cairn(dir, ["ls"]);
+  expect(result.code).toBe(0);
+  return result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/)).find((cells) => cells[0] === id.slice(0, 7));
+}
+
 /** Lets the file system's clock move past the folders' last change, so the next listing's cache is trusted. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -98,24 +105,40 @@ describe("cairn ls and its listing cache (local repository)", () => {
   it("shows a new checkpoint and a stop published after a trusted listing", async () => {
     const { dir, root, first } = await setup();
     const record = await readRecord(root, first);
-    const running = { ...record, id: randomBytes(16).toString("hex"), stopped: null };
+    // Not stopped, and silent for an hour: crashed, whatever the timing of this test.
+    const running = { ...record, id: randomBytes(16).toString("hex"), stopped: null, updated: new Date(Date.now() - 3_600_000).toISOString() };
     await publish(root, running);
     await settle();
     expect((await listedById(dir)).get(running.id)?.checkpointCount).toBe(1);
-    expect((await listedById(dir)).get(running.id)?.checkpointCount).toBe(1);
+    expect((await tableRow(dir, running.id))?.at(-1)).toMatch(/ \(step 0\)/);
+    expect((await tableRow(dir, running.id))?.[2]).toBe("crashed");
 
     // A new checkpoint: the record and the summary are replaced (renamed over the old files).
     const checkpoint = { ...record.checkpoints[0]!, id: randomBytes(16).toString("hex"), step: 1 };
     await publish(root, { ...running, checkpoints: [...running.checkpoints, checkpoint] });
+    expect((await tableRow(dir, running.id))?.at(-1)).toMatch(new RegExp(`^${checkpoint.id.slice(0, 7)} \\(step 1\\)`));
     expect((await listedById(dir)).get(running.id)?.checkpointCount).toBe(2);
 
     await settle();
-    await listedById(dir);
+    await tableRow(dir, running.id);
     const stopped = new Date().toISOString();
     await publish(root, { ...running, checkpoints: [...running.checkpoints, checkpoint], stopped, updated: stopped });
+    expect((await tableRow(dir, running.id))?.[2]).toBe("stopped");
     const after = (await listedById(dir)).get(running.id);
     expect(after?.stopped).toBe(stopped);
     expect(after?.status).toBe("stopped");
+  });
+
+  it("shows a live experiment as running from a trusted listing, and stopped once it stops", async () => {
+    const { dir } = await setup();
+    const live = await recordExperiment(dir, { params: { lr: 0.3 }, checkpoints: [{ metrics: { loss: 0.4 } }], running: true });
+    try {
+      await settle();
+      for (let i = 0; i < 2; i++) expect((await tableRow(dir, live.id))?.[2]).toBe("running");
+    } finally {
+      await live.run.stop();
+    }
+    expect((await tableRow(dir, live.id))?.[2]).toBe("stopped");
   });
 
   it("notices a change even when the folder's modification time is set back afterwards", async () => {

@@ -1,17 +1,18 @@
 import type { Command } from "commander";
 import type { Experiment } from "../../api/experiment.js";
-import { differingKeys, flatParams } from "../../api/diff.js";
+import { differingKeys } from "../../api/diff.js";
 import { selectExperiments, type Repository } from "../../api/repository.js";
 import type { QueryValue } from "../../query/index.js";
-import type { ListedExperiment } from "../../repository/list-summaries.js";
 import type { RepositoryProblem } from "../../repository/load.js";
-import type { ExperimentStatus, Json, PrimaryMetric } from "../../repository/types.js";
 import type { CliContext } from "../context.js";
-import { checkpointCell, shortId, statusText, type CheckpointFacts } from "../output/describe.js";
+import { checkpointCell, shortId, statusText } from "../output/describe.js";
 import { formatValue } from "../output/format.js";
+import { tableParams } from "../output/params.js";
 import { toJsonText } from "../output/json.js";
 import { renderTable, truncate } from "../output/table.js";
 import { relativeTime } from "../output/time.js";
+import { fromExperiment, type TableExperiment } from "./listing-rows.js";
+import { plainListingRows } from "./listing-view-cache.js";
 import { warnProblems } from "./problems.js";
 
 export interface ListingOptions {
@@ -65,12 +66,13 @@ interface Selection {
 }
 
 /**
- * Every experiment, newest first, drawn from the summaries without building an Experiment and
- * two Checkpoints per row (a tenth of a second for 10,000 experiments).
+ * Every experiment, newest first, drawn from the summaries (or the rows kept from them, see
+ * listing-view-cache.ts) without building an Experiment and two Checkpoints per row (a tenth of
+ * a second for 10,000 experiments).
  */
 async function plainListing(repository: Repository): Promise<Selection> {
-  const listed = await repository.listSummaries();
-  return { selected: listed.experiments.map(fromSummary), experiments: [], problems: listed.problems, total: listed.experiments.length };
+  const { rows, problems } = await plainListingRows(repository);
+  return { selected: rows, experiments: [], problems, total: rows.length };
 }
 
 /** The experiments a filter or sort selects (they work on Experiments), or all of them for --json. */
@@ -86,47 +88,6 @@ export function summary(experiment: Experiment): Record<string, unknown> {
   return rest;
 }
 
-/** What a row of the table shows of an experiment, from its summary or from an Experiment. */
-interface TableExperiment {
-  id: string;
-  created: Date;
-  status: ExperimentStatus;
-  user: string | null;
-  host: string | null;
-  params: Json;
-  primaryMetric: PrimaryMetric | null;
-  best: CheckpointFacts | null;
-  latest: CheckpointFacts | null;
-}
-
-function fromSummary({ summary, status }: ListedExperiment): TableExperiment {
-  return {
-    id: summary.id,
-    created: new Date(summary.created),
-    status,
-    user: summary.environment?.user ?? null,
-    host: summary.environment?.host ?? null,
-    params: summary.params,
-    primaryMetric: summary.primaryMetric,
-    best: summary.best?.checkpoint ?? null,
-    latest: summary.latest,
-  };
-}
-
-function fromExperiment(experiment: Experiment): TableExperiment {
-  return {
-    id: experiment.id,
-    created: experiment.created,
-    status: experiment.status,
-    user: experiment.environment?.user ?? null,
-    host: experiment.environment?.host ?? null,
-    params: experiment.params,
-    primaryMetric: experiment.primaryMetric,
-    best: experiment.best(),
-    latest: experiment.latest(),
-  };
-}
-
 /**
  * The `ls` table. USER and HOST appear only when they vary across the rows (or with `all`);
  * params only those whose values differ (all of them with `all`).
@@ -139,7 +100,7 @@ function experimentTable(experiments: TableExperiment[], context: CliContext, al
   const hosts = experiments.map((e) => e.host);
   const showUser = all || varies(users);
   const showHost = all || varies(hosts);
-  const params = experiments.map((e) => flatParams(e.params));
+  const params = experiments.map((e) => tableParams(e.params));
   const paramKeys = all ? unionKeys(params) : differingKeys(params);
 
   const header = ["ID", "STARTED", "STATUS", ...(showUser ? ["USER"] : []), ...(showHost ? ["HOST"] : []), ...paramKeys, "BEST CHECKPOINT", "LATEST CHECKPOINT"];
