@@ -39,3 +39,27 @@ describe("cairn ls table", () => {
     expect(ids).toEqual(listed.map((e) => e.id));
   });
 });
+
+describe("cairn ls param columns", () => {
+  let project: string;
+  beforeAll(async () => {
+    project = await makeProject({ "train.py": "print(1)\n" });
+    await recordExperiment(project, { params: { lr: 0.1, model: { layers: [64, 64], act: "relu", empty: {} }, tags: ["a", { b: 1 }] } });
+    // A name with a dot in it can collide with a nested key; it is shown as it is.
+    await recordExperiment(project, { params: { lr: 0.2, "opt.name": "adam", model: { act: "gelu" } } });
+  });
+  afterAll(async () => {
+    await fs.rm(project, { recursive: true, force: true });
+  });
+
+  it("are the params flattened to dotted keys, arrays whole, in order of first appearance", async () => {
+    const result = await cairn(project, ["ls", "--all"]);
+    expect(result.code).toBe(0);
+    const [header, newer, older] = result.stdout.trimEnd().split("\n").map((line) => line.trim().split(/\s{2,}/));
+    expect(header).toEqual(["ID", "STARTED", "STATUS", "USER", "HOST", "lr", "opt.name", "model.act", "model.layers", "tags", "BEST CHECKPOINT", "LATEST CHECKPOINT"]);
+    expect(newer!.slice(5, 10)).toEqual(["0.2", "adam", "gelu", "-", "-"]);
+    expect(older!.slice(5, 10)).toEqual(["0.1", "-", "relu", "[64,64]", '["a",{"b":1}]']);
+    // Without --all the same columns: every one of them differs.
+    expect((await cairn(project, ["ls"])).stdout.split("\n")[0]).toMatch(/^ID\s+STARTED\s+STATUS\s+lr\s+opt\.name\s+model\.act\s+model\.layers\s+tags\s+BEST CHECKPOINT\s+LATEST CHECKPOINT$/);
+  });
+});
