@@ -11,7 +11,8 @@ export interface TableExperiment {
   user: string | null;
   host: string | null;
   params: Json;
-  primaryMetric: PrimaryMetric | null;
+  /** The primary metric's name: the value of it is what a checkpoint cell shows. */
+  primaryMetric: Pick<PrimaryMetric, "name"> | null;
   best: CheckpointFacts | null;
   latest: CheckpointFacts | null;
 }

@@ -26,7 +26,7 @@ export function statusText(status: ExperimentStatus, colors: Colors): string {
  * @example
  * checkpointCell(best, { name: "loss", goal: "minimize" }); // "3ccb2f1 (step 4) loss=0.12"
  */
-export function checkpointCell(checkpoint: CheckpointFacts | null, primary: PrimaryMetric | null): string {
+export function checkpointCell(checkpoint: CheckpointFacts | null, primary: Pick<PrimaryMetric, "name"> | null): string {
   if (checkpoint === null) return "-";
   const cell = `${shortId(checkpoint.id)} (step ${checkpoint.step})`;
   if (primary === null || !(primary.name in checkpoint.metrics)) return cell;
