@@ -1,7 +1,7 @@
 import { lstat, type Dirent, type Stats } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import ignore, { type Ignore } from "ignore";
+import type { Ignore } from "ignore";
 import { CairnError } from "../errors.js";
 
 export interface SnapshotFile {
@@ -69,6 +69,9 @@ export async function listSnapshotFiles(root: string, options: ListSnapshotOptio
     throw new CairnError("INVALID_ARGUMENT", `Cannot snapshot ${rootAbsolute}: it is not a folder. Pass the project folder as "path".`);
   }
 
+  // Loaded here rather than at the top: the package takes about 50 ms to load, which every
+  // `cairn` command paid (through the API's modules) though only a snapshot needs it.
+  const { default: ignore } = await import("ignore");
   const limit = createLimiter(FS_CONCURRENCY);
   const files: SnapshotFile[] = [];
   const ignoreCase = process.platform === "darwin" || process.platform === "win32";

@@ -1,4 +1,3 @@
-import * as readline from "node:readline";
 import type { Command } from "commander";
 import { resolveProject } from "../config.js";
 import { Repository } from "../api/repository.js";
@@ -66,7 +65,9 @@ export function processContext(): CliContext {
   };
 }
 
-function ask(question: string, input: NodeJS.ReadableStream, promptTo: NodeJS.WritableStream): Promise<boolean> {
+async function ask(question: string, input: NodeJS.ReadableStream, promptTo: NodeJS.WritableStream): Promise<boolean> {
+  // Loaded when a command asks, not by every `cairn` run.
+  const readline = await import("node:readline");
   return new Promise((resolve, reject) => {
     const rl = readline.createInterface({ input, output: promptTo });
     let settled = false;

@@ -94,7 +94,8 @@ export function parseSort(spec: string): SortSpec {
   });
 }
 
-const collator = new Intl.Collator("en", { numeric: true });
+/** Made on first use: creating an ICU collator takes 20-50 ms, which every `cairn` run would pay. */
+let collator: Intl.Collator | undefined;
 
 /** Numbers, then strings, then booleans, when one column mixes types. */
 function typeRank(value: Present): number {
@@ -104,7 +105,7 @@ function typeRank(value: Present): number {
 function comparePresent(a: Present, b: Present): number {
   const rank = typeRank(a) - typeRank(b);
   if (rank !== 0) return rank;
-  if (typeof a === "string") return collator.compare(a, b as string);
+  if (typeof a === "string") return (collator ??= new Intl.Collator("en", { numeric: true })).compare(a, b as string);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

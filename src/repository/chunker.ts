@@ -44,14 +44,16 @@ const NORMALIZATION = 1;
 
 /**
  * The gear table: 256 pseudo-random 32-bit values, entry i being the first four bytes (big-endian)
- * of SHA-256 of the single byte i. Derived rather than pasted so it is reproducible from the docs.
+ * of SHA-256 of the single byte i. Derived rather than pasted so it is reproducible from the docs;
+ * derived on first use, so that processes that never chunk (`cairn ls`) do not pay for it.
  */
-const GEAR: Int32Array = (() => {
+let GEAR: Int32Array | undefined;
+const gearTable = (): Int32Array => (GEAR ??= (() => {
   // Int32 rather than Uint32: the same bits, and V8 keeps the hash loop in 32-bit integers.
   const table = new Int32Array(256);
   for (let i = 0; i < 256; i++) table[i] = createHash("sha256").update(Uint8Array.of(i)).digest().readInt32BE(0);
   return table;
-})();
+})());
 
 /** The top `bits` bits of a 32-bit word: with a left-shifting gear hash they depend on the most bytes. */
 function topBits(bits: number): number {
@@ -78,7 +80,7 @@ export function cutPlan(p: ChunkParameters = CHUNK_PARAMETERS): CutPlan {
   const ok = Number.isSafeInteger(p.min) && Number.isSafeInteger(p.avg) && Number.isSafeInteger(p.max) && p.min > 0 && p.min <= p.avg && p.avg <= p.max && Math.log2(p.avg) % 1 === 0;
   if (!ok) throw new RangeError(`chunk parameters must satisfy 0 < min ≤ avg ≤ max with avg a power of two; got ${JSON.stringify(p)}`);
   const bits = Math.log2(p.avg);
-  return { min: p.min, avg: p.avg, max: p.max, hardMask: topBits(bits + NORMALIZATION), easyMask: topBits(bits - NORMALIZATION), gear: GEAR };
+  return { min: p.min, avg: p.avg, max: p.max, hardMask: topBits(bits + NORMALIZATION), easyMask: topBits(bits - NORMALIZATION), gear: gearTable() };
 }
 
 /**

@@ -26,10 +26,22 @@ export interface ListedExperiment {
 /**
  * Summaries already read, by the key they came from (`summaries/<id>.json`, or the record's key
  * for an experiment without a usable summary), with that object's etag. A long-lived reader
- * passes the same cache to every call; remote repositories also keep it on local disk (see
+ * passes the same cache to every call; repositories also keep it on local disk (see
  * summary-cache-store.ts). Rebuildable from the repository at any time.
+ *
+ * `folderVersion` is the storage's token for `experiments/` and `summaries/` taken before the
+ * listing that left exactly these entries (with no problem): while the folders still have that
+ * token, nothing was added, replaced or removed there, and the entries are the listing.
  */
-export type SummaryCache = Map<string, { etag: string; summary: ExperimentSummary }>;
+export interface SummaryCache extends Map<string, { etag: string; summary: ExperimentSummary }> {
+  folderVersion?: string;
+}
+
+/**
+ * The folders whose contents make a listing, as Storage.folderVersion takes them: a cache of
+ * anything derived from a listing is valid while their version is unchanged.
+ */
+export const LISTED_FOLDERS: readonly string[] = [EXPERIMENTS_PREFIX, SUMMARIES_PREFIX];
 
 /**
  * Every experiment of a repository as summaries, newest first: what `cairn ls`, `cairn ps`,
@@ -38,13 +50,35 @@ export type SummaryCache = Map<string, { etag: string; summary: ExperimentSummar
  * or corrupt is summarised from its record instead. A corrupt record becomes a problem in the
  * result, so one bad experiment never hides the others. With a `cache`, objects whose etag is
  * unchanged since the last call are not read again: an unchanged repository costs only the
- * listings of records and summaries, plus the heartbeats of experiments not stopped.
+ * listings of records and summaries, plus the heartbeats of experiments not stopped; in a local
+ * folder whose `experiments/` and `summaries/` have had nothing added, replaced or removed since
+ * the cache's listing (Storage.folderVersion), not even the listings.
  *
  * @example
  * const { experiments, problems } = await listSummaries(storage);
  * experiments[0].summary.best?.checkpoint.metrics; // { loss: 0.21 }
  */
 export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
+  // Taken before listing: a change made while we list gives the folders another token, so the
+  // next call lists again rather than trusting a listing that may have missed it.
+  const version = cache && storage.folderVersion ? storage.folderVersion(LISTED_FOLDERS) : null;
+  if (cache && version !== null && cache.folderVersion === version) {
+    return withStatus(storage, [...cache.values()].map((entry) => entry.summary), [], now);
+  }
+  const listed = await readSummaries(storage, cache);
+  if (cache) {
+    // A listing with problems is not kept as a whole: they are found again by listing.
+    if (version !== null && listed.problems.length === 0) cache.folderVersion = version;
+    else delete cache.folderVersion;
+  }
+  return withStatus(storage, listed.found, listed.problems, now);
+}
+
+/**
+ * The summary of every experiment, read from the listed folders: unchanged ones (same etag)
+ * from `cache`, the others from storage. Leaves in `cache` exactly the entries this listing used.
+ */
+async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ found: ExperimentSummary[]; problems: RepositoryProblem[] }> {
   // Where listing keys alone is much cheaper (a local folder: no stat per file), records are
   // listed by name, and a record is stat-ed only when it must be read.
   const namesOnly = storage.listKeys !== undefined;
@@ -127,7 +161,11 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
   });
   for (const summary of readSlowly) if (summary !== null) found.push(summary);
   if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
+  return { found, problems };
+}
 
+/** Listed experiments with their status, newest first: heartbeats are asked for those not stopped. */
+async function withStatus(storage: Storage, found: ExperimentSummary[], problems: RepositoryProblem[], now: Date): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
   const heartbeats = await heartbeatsOf(storage, found.filter((summary) => summary.stopped === null).map((summary) => summary.id));
   const experiments = found.map((summary): ListedExperiment => {
     const lastHeartbeat = heartbeats.get(summary.id) ?? null;
@@ -152,8 +190,11 @@ function isFresh(summary: ObjectInfo | undefined, record: ObjectInfo | null): su
  * The storage times of the heartbeats of `ids` (experiments not stopped: a stopped one's status
  * does not depend on it). Asked one by one when they are few, which spares a bucket's listing of
  * every heartbeat; listed when they are many.
+ *
+ * @example
+ * const times = await heartbeatsOf(storage, ["e510303c2a9f4d0b8e7f1a2b3c4d5e6f"]);
  */
-async function heartbeatsOf(storage: Storage, ids: string[]): Promise<Map<string, Date>> {
+export async function heartbeatsOf(storage: Storage, ids: string[]): Promise<Map<string, Date>> {
   const times = new Map<string, Date>();
   if (ids.length > 64 && storage.listKeys === undefined) {
     const wanted = new Set(ids);

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { CairnError } from "../errors.js";
+import { folderVersion } from "./folder-version.js";
 import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
 
 
@@ -192,6 +193,10 @@ export function createFileStorage(root: string): Storage {
         collect(directory, folder, prefix, false, found as (string | ObjectInfo)[]);
         return found;
       });
+    },
+    folderVersion(prefixes) {
+      // Synchronous: a handful of system calls, cheaper than the promises around them.
+      return folderVersion(prefixes.map((prefix) => fileOf(prefix.replace(/\/+$/, ""))), path.join(absoluteRoot, "local"));
     },
     async delete(key) {
       await fs.rm(fileOf(key), { force: true });

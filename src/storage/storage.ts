@@ -45,6 +45,13 @@ export interface Storage {
    * fall back to `list`.
    */
   listKeys?(prefix: string): AsyncIterable<string>;
+  /**
+   * A token that changes whenever a key directly under one of the folders `prefixes` (each
+   * ending in "/") is added, replaced by a rename or removed; null when there is no cheap way to
+   * tell, or when a folder changed too recently for a later change to be told apart. Optional
+   * (local folders only); see fs.ts.
+   */
+  folderVersion?(prefixes: readonly string[]): string | null;
   /** Deletes an object; absent is fine. */
   delete(key: string): Promise<void>;
   /** A local folder for this repository's spool and caches, on this machine. */

@@ -2,7 +2,6 @@ import { examples, type RegisterCommand } from "../command.js";
 import { formatBytes, plural } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
 import { cacheDirectory } from "../../storage/cache-directory.js";
-import { clearCaches } from "../../storage/clear-caches.js";
 
 export const registerCache: RegisterCommand = (program, context) => {
   const cache = program
@@ -27,6 +26,7 @@ safe: checkpoints not yet uploaded live in a separate spool that is never cleare
     .description("Empty the cache (never the spool of checkpoints not yet uploaded)")
     .option("--json", "print what was cleared as JSON")
     .action(async (options: { json?: boolean }) => {
+      const { clearCaches } = await import("../../storage/clear-caches.js"); // only this command needs it
       const cleared = await clearCaches();
       if (options.json) context.stdout.write(toJsonText(cleared));
       context.stderr.write(`Cleared ${formatBytes(cleared.objectBytes)} of cached files and ${plural(cleared.recordCaches, "record cache")} in ${cleared.directory}.\n`);

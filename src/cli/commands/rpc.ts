@@ -1,6 +1,4 @@
 import { setDiagnosticSink } from "../../repository/diagnostics.js";
-import { RpcSession } from "../../rpc/session.js";
-import { serveRpc } from "../../rpc/server.js";
 import type { RegisterCommand } from "../command.js";
 import { packageVersion } from "../program.js";
 
@@ -25,6 +23,8 @@ export const registerRpc: RegisterCommand = (program, context) => {
       // The CLI's entry exits on EPIPE; here a vanished binding must still let running
       // experiments be stopped and published, so the server handles stdout errors itself.
       process.stdout.removeAllListeners("error");
+      // Loaded here, not at the top: every other command would pay for the RPC modules.
+      const [{ RpcSession }, { serveRpc }] = await Promise.all([import("../../rpc/session.js"), import("../../rpc/server.js")]);
       await serveRpc({ input: process.stdin, output: process.stdout, session: new RpcSession(packageVersion()), debug: Boolean(context.env.CAIRN_DEBUG) });
     });
 };

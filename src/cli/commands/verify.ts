@@ -2,7 +2,6 @@ import { resolveProject } from "../../config.js";
 import { CairnError } from "../../errors.js";
 import { openStorage } from "../../storage/open.js";
 import { listSpools } from "../../repository/spool.js";
-import { verifyRepository } from "../../repository/verify.js";
 import { examples, type RegisterCommand } from "../command.js";
 import { formatBytes, plural } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
@@ -30,6 +29,8 @@ left on this machine: "cairn push" does that). Exits with code 5 when any proble
       const storage = await openStorage(project.repository, { baseDirectory: project.directory, settings: project.config.storage });
       let report;
       try {
+        // Loaded when used: the checker is large and only this command needs it.
+        const { verifyRepository } = await import("../../repository/verify.js");
         report = await verifyRepository(storage, { contents: options.quick !== true });
       } finally {
         await storage.close?.();

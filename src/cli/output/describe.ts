@@ -1,5 +1,5 @@
-import type { Checkpoint } from "../../api/checkpoint.js";
-import type { ExperimentStatus, PrimaryMetric } from "../../repository/types.js";
+import { decodeMetric } from "../../repository/metrics.js";
+import type { ExperimentStatus, PrimaryMetric, StoredMetric } from "../../repository/types.js";
 import type { Colors } from "./colors.js";
 import { formatMetric } from "./format.js";
 
@@ -26,9 +26,20 @@ export function statusText(status: ExperimentStatus, colors: Colors): string {
  * @example
  * checkpointCell(best, { name: "loss", goal: "minimize" }); // "3ccb2f1 (step 4) loss=0.12"
  */
-export function checkpointCell(checkpoint: Checkpoint | null, primary: PrimaryMetric | null): string {
+export function checkpointCell(checkpoint: CheckpointFacts | null, primary: Pick<PrimaryMetric, "name"> | null): string {
   if (checkpoint === null) return "-";
   const cell = `${shortId(checkpoint.id)} (step ${checkpoint.step})`;
   if (primary === null || !(primary.name in checkpoint.metrics)) return cell;
-  return `${cell} ${primary.name}=${formatMetric(checkpoint.metrics[primary.name])}`;
+  const value = checkpoint.metrics[primary.name];
+  return `${cell} ${primary.name}=${formatMetric(value === undefined ? undefined : decodeMetric(value))}`;
+}
+
+/**
+ * What a checkpoint cell shows: a Checkpoint, or a checkpoint as a record or summary stores it
+ * (NaN and infinities as the strings "NaN", "Infinity", "-Infinity").
+ */
+export interface CheckpointFacts {
+  id: string;
+  step: number;
+  metrics: Record<string, StoredMetric>;
 }

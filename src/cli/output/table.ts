@@ -23,20 +23,30 @@ export interface TableOptions {
 export function renderTable(rows: string[][], options: TableOptions = {}): string {
   const gap = " ".repeat(options.gap ?? 2);
   const indent = options.indent ?? "";
+  // Measured once per cell; most cells have no colour codes and need no regular expression.
+  const lengths = rows.map((row) => row.map(visibleLength));
   const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, index) => {
-      widths[index] = Math.max(widths[index] ?? 0, stripAnsi(cell).length);
-    });
+  for (const row of lengths) {
+    for (let index = 0; index < row.length; index++) widths[index] = Math.max(widths[index] ?? 0, row[index]!);
   }
-  const lines = rows.map((row) => {
-    const cells = row.map((cell, index) => {
-      const padding = " ".repeat((widths[index] ?? 0) - stripAnsi(cell).length);
-      return options.align?.[index] === "right" ? padding + cell : cell + padding;
-    });
-    return (indent + cells.join(gap)).trimEnd();
-  });
-  return lines.map((line) => line + "\n").join("");
+  // One string for the whole table: `cairn ls` of 10,000 experiments writes it in one go.
+  let out = "";
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    let line = indent;
+    for (let index = 0; index < row.length; index++) {
+      const cell = row[index]!;
+      const padding = " ".repeat((widths[index] ?? 0) - lengths[r]![index]!);
+      if (index > 0) line += gap;
+      line += options.align?.[index] === "right" ? padding + cell : cell + padding;
+    }
+    out += line.trimEnd() + "\n";
+  }
+  return out;
+}
+
+function visibleLength(cell: string): number {
+  return cell.includes("\x1b") ? stripAnsi(cell).length : cell.length;
 }
 
 /**
