@@ -10,13 +10,14 @@ import { SummaryCacheStore } from "../repository/summary-cache-store.js";
 import { cacheDirectory, isRemoteUrl } from "../storage/cache-directory.js";
 import { withObjectCache } from "../storage/object-cache.js";
 import * as path from "node:path";
-import { recoverSpools, type RecoveryReport } from "../repository/recover.js";
-import { collectGarbage, type GcOptions, type GcReport } from "../repository/gc.js";
+import type { RecoveryReport } from "../repository/recover.js";
+import type { GcOptions, GcReport } from "../repository/gc.js";
+import { listSpools } from "../repository/spool-folders.js";
 import type { Storage } from "../storage/storage.js";
 import { openStorage } from "../storage/open.js";
 import { Checkpoint } from "./checkpoint.js";
 import { Experiment } from "./experiment.js";
-import { startExperiment, type InitOptions } from "./init.js";
+import type { InitOptions } from "./init.js";
 import { FIXED_FIELDS, toQueryRow } from "./rows.js";
 import type { Run } from "./run.js";
 
@@ -89,7 +90,8 @@ export class Repository {
     const marker = await checkFormat(storage, { remembered: remote ? await summaryStore.formatMarker() : null });
     if (marker && remote) await summaryStore.rememberFormat(marker);
     const repository = new Repository(storage, projectDirectory, summaryStore);
-    if (options.recover !== false) await repository.push();
+    // Only a machine with left-over spools pays for loading the publishing code here.
+    if (options.recover !== false && (await listSpools(storage.localStateDirectory())).length > 0) await repository.push();
     return repository;
   }
 
@@ -105,6 +107,8 @@ export class Repository {
    */
   async init(options: InitOptions = {}): Promise<Run> {
     await ensureFormat(this.storage);
+    // Loaded when first used: reading scripts and most commands never record (about 100 ms of start-up).
+    const { startExperiment } = await import("./init.js");
     return startExperiment(this.storage, this.projectDirectory, options);
   }
 
@@ -259,7 +263,8 @@ export class Repository {
    * @example
    * const report = await repository.gc({ gracePeriodMs: 24 * 3600_000 });
    */
-  gc(options: GcOptions = {}): Promise<GcReport> {
+  async gc(options: GcOptions = {}): Promise<GcReport> {
+    const { collectGarbage } = await import("../repository/gc.js");
     return collectGarbage(this.storage, options);
   }
 
@@ -270,7 +275,8 @@ export class Repository {
    * @example
    * const { published } = await repository.push();
    */
-  push(): Promise<RecoveryReport> {
+  async push(): Promise<RecoveryReport> {
+    const { recoverSpools } = await import("../repository/recover.js");
     return recoverSpools(this.storage);
   }
 

@@ -5,7 +5,7 @@ import { loadExperiments, mapLimit } from "./load.js";
 import { readTree } from "./objects.js";
 import { staleAfterMs } from "./status.js";
 import { spoolChunkHashes } from "./chunk-lists.js";
-import { listSpools, ExperimentSpool } from "./spool.js";
+import { listSpools } from "./spool-folders.js";
 
 export interface GcOptions {
   /** Objects younger than this are kept even when unreferenced: a writer may be mid-checkpoint. */
@@ -117,6 +117,8 @@ async function addReferences(storage: Storage, referenced: Set<string>, live: Se
     }
   }
   // Experiments still being written on this machine, and not yet published, need their objects too.
+  // (The spool code is loaded only here: `cairn gc`'s registration reads this module's default.)
+  const { ExperimentSpool } = await import("./spool.js");
   for (const directory of await listSpools(storage.localStateDirectory())) {
     const state = await ExperimentSpool.open(directory).readJournal();
     if (!state) continue;

@@ -3,7 +3,8 @@ import { diagnose } from "./diagnostics.js";
 import { isAlive } from "./process-identity.js";
 import { SpoolPublisher } from "./publisher.js";
 import { hashCapturedCheckpoints } from "./hash-captures.js";
-import { ExperimentSpool, listSpools } from "./spool.js";
+import { ExperimentSpool } from "./spool.js";
+import { listSpools } from "./spool-folders.js";
 
 export interface RecoveryReport {
   /** Experiments whose spool was published and removed. */

@@ -1,7 +1,7 @@
 import { resolveProject } from "../../config.js";
 import { CairnError } from "../../errors.js";
 import { openStorage } from "../../storage/open.js";
-import { listSpools } from "../../repository/spool.js";
+import { listSpools } from "../../repository/spool-folders.js";
 import { examples, type RegisterCommand } from "../command.js";
 import { formatBytes, plural } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
