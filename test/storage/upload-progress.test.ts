@@ -11,6 +11,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openRepository } from "../../src/index.js";
 import { CLI, DIST_INDEX, childEnvironment, makeProject, runScript, type ScriptResult } from "../helpers/project.js";
@@ -19,6 +20,8 @@ import { startFaultProxy, type FaultPlan, type FaultProxy } from "../reliability
 import { testServers } from "../servers/context.js";
 
 const MiB = 1024 * 1024;
+/** The Python binding's package (python/cairn), for PYTHONPATH. */
+const PYTHON_PACKAGE = fileURLToPath(new URL("../../python", import.meta.url));
 /** How long the proxy holds each object upload: the whole publish takes a few seconds. */
 const HOLD_MS = 1500;
 
@@ -171,6 +174,33 @@ describe("progress while waiting for uploads (stderr not a terminal)", () => {
     expect(stderr.match(/finishing writes|to finish publishing/g)).toHaveLength(1);
     expect(stderr).toMatch(progressLine);
     await expectPublished(url, run.id);
+  });
+});
+
+describe("the Python binding at exit", () => {
+  it("shows one wait message, the core's, with progress, while a script that just ends is published", async () => {
+    const { project, url, env } = await setUp();
+    const script = `import cairn\nexperiment = cairn.init(path="code")\nexperiment.checkpoint(path="model.bin", metrics={"loss": 1.0})\nprint(experiment.id, flush=True)\n`;
+    await fs.writeFile(path.join(project, "train.py"), script);
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn("/usr/bin/python3", ["train.py"], {
+        cwd: project,
+        env: { ...childEnvironment({ ...env, CAIRN_REPOSITORY: url, CAIRN_CORE: `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}` }), PYTHONPATH: PYTHON_PACKAGE, PYTHONDONTWRITEBYTECODE: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (data) => (stdout += data));
+      child.stderr.on("data", (data) => (stderr += data));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const id = result.stdout.trim();
+    expect(result.stderr.match(/finishing writes|to finish publishing/g)).toEqual(["finishing writes"]);
+    expect(result.stderr).toContain(`cairn: finishing writes for ${id.slice(0, 7)} before exiting (press Ctrl-C again to leave now;`);
+    expect(result.stderr).toMatch(progressLine);
+    await expectPublished(url, id);
   });
 });
 
