@@ -205,9 +205,12 @@ describe("the Python binding at exit", () => {
 });
 
 describe("progress while waiting for uploads (stderr a terminal)", () => {
-  it("draws a bar, in colour unless NO_COLOR", async () => {
+  it.each([
+    { ending: "await run.stop();", announced: "to finish publishing…", case: "an explicit stop()" },
+    { ending: "", announced: "before exiting", case: "a script that just ends" },
+  ])("draws a bar, in colour unless NO_COLOR: $case", async ({ ending, announced }) => {
     const { project, url, env } = await setUp();
-    const source = `const cairn = await import(${JSON.stringify(DIST_INDEX)});\n${training("await run.stop();")}`;
+    const source = `const cairn = await import(${JSON.stringify(DIST_INDEX)});\n${training(ending)}`;
     const script = path.join(project, "train.mjs");
     await fs.writeFile(script, source);
     // util-linux `script` gives the child a pseudo-terminal and copies what it prints to stdout.
@@ -224,7 +227,7 @@ describe("progress while waiting for uploads (stderr a terminal)", () => {
     expect(result.code).toBe(0);
     const id = /^([0-9a-f]{32})\r?$/m.exec(result.output)?.[1];
     expect(id).toBeDefined();
-    expect(result.output).toContain("to finish publishing…");
+    expect(result.output).toContain(announced);
     // The bar: a coloured label, the bar itself, the bytes and the files.
     expect(result.output).toMatch(/\x1b\[36muploading\x1b\[39m \[[█░]+\] \d+% [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB), \d+ of \d+ files?/);
     await expectPublished(url, id!);
