@@ -192,7 +192,7 @@ export class ExperimentWriter {
       try {
         this.record.updated = new Date().toISOString();
         // Files copied by checkpoint() are hashed here, off the training loop's path.
-        await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true });
+        await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true, background: true });
         await this.publisher.publish({ ...this.record, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
         if (this.failures > 0) diagnose(`publishing to ${this.storage.url} works again.`);
         this.failures = 0;

@@ -1,14 +1,15 @@
 /**
- * The storage worker's program (started by worker-storage.ts): opens each storage it is asked
- * about with openStorage, as the main thread did, and answers one call per message. Nothing
- * else runs here, so the uploads' sockets and SDK timers live on this thread's event loop, not
- * on the training script's.
+ * The background worker's program (started by worker-client.ts): opens each storage it is
+ * asked about with openStorage, as the main thread did, and answers one call per message: a
+ * storage call, or hashing a file. So the uploads' sockets and SDK timers, and the reads of
+ * files being hashed, live on this thread's event loop, not on the training script's.
  */
 import { parentPort } from "node:worker_threads";
+import { hashFile } from "../repository/hash.js";
 import { openStorage } from "./open.js";
 import type { Storage } from "./storage.js";
 import type { StorageRecipe } from "./worker-recipe.js";
-import { toWireError, type StorageCall, type WorkerRequest } from "./worker-wire.js";
+import { toWireError, type WorkerCall, type WorkerRequest } from "./worker-wire.js";
 
 const port = parentPort;
 if (port === null) throw new Error("worker-thread.js runs only as a worker thread (see worker-storage.ts).");
@@ -27,7 +28,10 @@ function storageFor(recipe: StorageRecipe): Promise<Storage> {
   return storage;
 }
 
-async function perform(storage: Storage, call: StorageCall): Promise<unknown> {
+async function perform(recipe: StorageRecipe | null, call: WorkerCall): Promise<unknown> {
+  if (call.op === "hashFile") return hashFile(call.localPath);
+  if (recipe === null) throw new Error(`the storage call "${call.op}" came without its storage`);
+  const storage = await storageFor(recipe);
   switch (call.op) {
     case "get":
       return storage.get(call.key);
@@ -50,18 +54,16 @@ function asBody(body: Uint8Array | string): Buffer | string {
 }
 
 port.on("message", ({ id, recipe, call }: WorkerRequest) => {
-  void storageFor(recipe)
-    .then((storage) => perform(storage, call))
-    .then(
-      (value) => {
-        // A read's bytes (small objects: the writer reads none today) go back as a copy of their own.
-        if (Buffer.isBuffer(value)) {
-          const sent = new Uint8Array(value);
-          port.postMessage({ id, value: sent }, [sent.buffer]);
-        } else {
-          port.postMessage({ id, value: value === undefined ? null : value });
-        }
-      },
-      (error: unknown) => port.postMessage({ id, error: toWireError(error) }),
-    );
+  void perform(recipe, call).then(
+    (value) => {
+      // A read's bytes (small objects: the writer reads none today) go back as a copy of their own.
+      if (Buffer.isBuffer(value)) {
+        const sent = new Uint8Array(value);
+        port.postMessage({ id, value: sent }, [sent.buffer]);
+      } else {
+        port.postMessage({ id, value: value === undefined ? null : value });
+      }
+    },
+    (error: unknown) => port.postMessage({ id, error: toWireError(error) }),
+  );
 });

@@ -2,9 +2,9 @@ import { CairnError, type CairnErrorCode } from "../errors.js";
 import type { StorageRecipe } from "./worker-recipe.js";
 
 /**
- * The messages between the main thread and the storage worker (worker-storage.ts,
- * worker-thread.ts): one storage call each way, numbered. Bodies travel as bytes or text;
- * large byte bodies are transferred, not copied.
+ * The messages between the main thread and the background worker (worker-client.ts,
+ * worker-thread.ts): one call each way, numbered. Bodies travel as bytes or text; large byte
+ * bodies are transferred, not copied.
  */
 export type StorageCall =
   | { op: "get"; key: string }
@@ -14,11 +14,16 @@ export type StorageCall =
   | { op: "putFileIfAbsent"; key: string; localPath: string }
   | { op: "delete"; key: string };
 
+/** A file's SHA-256 and size, read on the worker. */
+export type HashCall = { op: "hashFile"; localPath: string };
+
+export type WorkerCall = StorageCall | HashCall;
+
 export interface WorkerRequest {
   id: number;
-  /** The storage to call, opened by the worker on first use. */
-  recipe: StorageRecipe;
-  call: StorageCall;
+  /** The storage a storage call is for, opened by the worker on first use. */
+  recipe: StorageRecipe | null;
+  call: WorkerCall;
 }
 
 export type WorkerReply = { id: number; value: unknown } | { id: number; error: WireError };
@@ -32,7 +37,7 @@ export interface WireError {
 }
 
 /**
- * An error thrown by a storage call, in a form that can be posted to another thread.
+ * An error thrown by a call, in a form that can be posted to another thread.
  *
  * @example
  * port.postMessage({ id, error: toWireError(error) });
@@ -52,7 +57,7 @@ export function toWireError(error: unknown): WireError {
 }
 
 /**
- * The error a storage call threw in the worker, rebuilt on this thread: the same class, code
+ * The error a call threw in the worker, rebuilt on this thread: the same class, code
  * and message, so callers (retry messages, "not found" checks) cannot tell the difference.
  *
  * @example
