@@ -8,6 +8,8 @@ import { publishingProgress } from "../repository/publisher.js";
 const QUIET_MS = 1000;
 /** Without a terminal (a log file, a pipe, the Python binding) a line this often shows life without flooding. */
 const LINE_EVERY_MS = 5000;
+/** How often, without a terminal, it is checked whether a line is due. */
+const LINE_CHECK_MS = 250;
 /** How often a terminal's bar is redrawn. */
 const BAR_EVERY_MS = 200;
 
@@ -84,9 +86,14 @@ function startReporter(): { stop(): void } {
   let bar: Progress | null = null;
   let repeat: NodeJS.Timeout | null = null;
 
+  // A line as soon as there is something to count (the wait may begin with hashing, or between
+  // publish rounds), then one every few seconds.
+  let lastLine = 0;
   const line = (): void => {
     const text = progressText();
-    if (text !== null) diagnose(`publishing: ${text}`);
+    if (text === null || (lastLine > 0 && Date.now() - lastLine < LINE_EVERY_MS)) return;
+    lastLine = Date.now();
+    diagnose(`publishing: ${text}`);
   };
   const redraw = (): void => {
     const now = publishingProgress();
@@ -101,9 +108,9 @@ function startReporter(): { stop(): void } {
       repeat = setInterval(redraw, BAR_EVERY_MS);
     } else {
       line();
-      repeat = setInterval(line, LINE_EVERY_MS);
+      repeat = setInterval(line, LINE_CHECK_MS);
     }
-    // The uploads keep the process alive while there is anything to wait for; a report must not.
+    // Whoever waits (ExperimentWriter.flush) keeps the process alive while it must; a report must not.
     repeat.unref();
   }, QUIET_MS);
   first.unref();
