@@ -82,7 +82,7 @@ export class SpoolPublisher {
 
   /** Uploads (objects, or chunks of a large file) in flight at once. */
   private readonly concurrency: number;
-  /** Whether this publishes in the background (a running experiment's writer): see chunkFile. */
+  /** Whether this publishes in the background (a running experiment's writer): see uploadChunks. */
   private readonly background: boolean;
 
   constructor(

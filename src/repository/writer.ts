@@ -12,8 +12,8 @@ import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
  * returns; this publishes in the background, coalescing bursts into one record write, retrying
  * storage trouble with backoff, and never throwing into the training loop.
  *
- * None of that keeps the process alive: uploads run on an unref'd worker thread (see
- * worker-storage.ts), heartbeats and pauses on unref'd timers, so a script that ends without
+ * None of that keeps the process alive: uploads and hashing run on an unref'd worker thread
+ * (see worker-client.ts), heartbeats and pauses on unref'd timers, so a script that ends without
  * stop() is seen to end ('beforeExit') and exit handling stops it, showing progress. Whoever
  * waits for the writer (init(), stop(), exit handling) does so through flush(), which holds the
  * process alive until the publish is done or its time is up.
