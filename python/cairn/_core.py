@@ -234,26 +234,23 @@ class Core:
 
     # -- the end --------------------------------------------------------------------------
 
-    def close(self, slow_message: Optional[str] = None, slow_after: float = 1.0) -> Optional[int]:
+    def close(self) -> Optional[int]:
         """
         Closes the core's stdin (it then stops running experiments, publishes what is pending,
-        and exits) and waits for it to exit, printing ``slow_message`` when that takes longer
-        than ``slow_after`` seconds. Returns the exit code.
+        and exits) and waits for it to exit. Returns the exit code. A slow wait is announced by
+        the core itself, on its stderr, which is forwarded here.
         """
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()
         except OSError:
             pass
-        started = time.monotonic()
-        said = slow_message is None
         while True:
             try:
+                # In short waits, so that a Ctrl-C (KeyboardInterrupt) is seen at once.
                 return self.process.wait(timeout=0.1)
             except subprocess.TimeoutExpired:
-                if not said and time.monotonic() - started > slow_after:
-                    _write_stderr(slow_message + "\n")
-                    said = True
+                pass
 
     def kill(self) -> None:
         try:

@@ -2,9 +2,10 @@
 
 - Normal exit, an uncaught exception, ``sys.exit()`` and Ctrl-C (KeyboardInterrupt) all run
   ``atexit`` handlers: ours closes the core's stdin, and the core stops every experiment still
-  running, publishes what is pending and exits; we wait for it, saying so on stderr when it
-  takes more than a moment. A second Ctrl-C leaves at once: the core, in a session of its own,
-  goes on publishing in the background.
+  running, publishes what is pending and exits; we wait for it. When that takes more than a
+  moment the core says so (its stderr is forwarded here), with progress: one message, not one
+  from each side. A second Ctrl-C leaves at once: the core, in a session of its own, goes on
+  publishing in the background.
 - SIGTERM would kill Python without running ``atexit``; while an experiment runs (and unless
   the script installed a handler of its own) it raises ``SystemExit(143)`` instead, so
   ``finally`` blocks and the above run too.
@@ -57,20 +58,15 @@ def running_ids() -> list:
     return list(_running)
 
 
-def finish(slow_after: float = 1.0) -> Optional[int]:
+def finish() -> Optional[int]:
     """Stops what still runs and waits for the core to exit. Registered with atexit."""
     core = current_core()
     if core is None:
         return None
-    ids = [experiment_id[:7] for experiment_id in _running]
-    message = None
-    if ids:
-        message = (
-            f"cairn: finishing writes for {', '.join(ids)} before exiting "
-            "(press Ctrl-C again to leave now; Cairn's core goes on publishing in the background)…"
-        )
     try:
-        code = core.close(slow_message=message, slow_after=slow_after)
+        # No message of our own while waiting: the core announces the wait, worded for us, and
+        # shows progress (src/rpc/server.ts).
+        code = core.close()
     except (KeyboardInterrupt, SystemExit):
         # A second Ctrl-C (or SIGTERM) while waiting: leave; the core, in its own session, goes on.
         _write_stderr("cairn: leaving now; Cairn's core goes on publishing in the background (\"cairn ps\" shows when it is done).\n")

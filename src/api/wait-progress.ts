@@ -8,6 +8,8 @@ import { publishingProgress } from "../repository/publisher.js";
 const QUIET_MS = 1000;
 /** Without a terminal (a log file, a pipe, the Python binding) a line this often shows life without flooding. */
 const LINE_EVERY_MS = 5000;
+/** How often, without a terminal, it is checked whether a line is due. */
+const LINE_CHECK_MS = 250;
 /** How often a terminal's bar is redrawn. */
 const BAR_EVERY_MS = 200;
 
@@ -15,7 +17,12 @@ interface Waiter {
   ids: string[];
   /** Waiting because the process is ending (exit, a signal), not for an explicit stop(). */
   exiting: boolean;
+  /** What a second Ctrl-C does, when not what it does in a Node script (the Python binding's core). */
+  secondCtrlC?: string;
 }
+
+/** What a second Ctrl-C does while a Node script's exit handling waits (see exit-hooks.ts). */
+const SECOND_CTRL_C = `press Ctrl-C again to exit now; "cairn push" publishes the rest later`;
 
 const waiters = new Set<Waiter>();
 let reporter: { stop(): void } | null = null;
@@ -24,14 +31,16 @@ let reporter: { stop(): void } | null = null;
  * Waits for `work` (a stop that publishes what is pending) and, when that takes more than a
  * second, says so on stderr with what is left to upload: a bar redrawn in place when stderr is
  * a terminal, else a plain line every few seconds. Nested and concurrent waits (exit handling
- * stopping several experiments, each stop()) share one report. Silent with CAIRN_QUIET=1.
+ * stopping several experiments, each stop()) share one report: the experiments named are all
+ * the waits' IDs. Silent with CAIRN_QUIET=1. `secondCtrlC` words the exit announcement for a
+ * process whose Ctrl-C is another's (the Python binding's core, in a session of its own).
  *
  * @example
  * await reportWhileWaiting([run.id], writer.stop());                    // an explicit stop()
  * await reportWhileWaiting(ids, stopEverything(), { exiting: true });   // exit, SIGINT, SIGTERM
  */
-export async function reportWhileWaiting<T>(ids: string[], work: Promise<T>, options: { exiting?: boolean } = {}): Promise<T> {
-  const waiter: Waiter = { ids, exiting: options.exiting === true };
+export async function reportWhileWaiting<T>(ids: string[], work: Promise<T>, options: { exiting?: boolean; secondCtrlC?: string } = {}): Promise<T> {
+  const waiter: Waiter = { ids, exiting: options.exiting === true, secondCtrlC: options.secondCtrlC };
   waiters.add(waiter);
   reporter ??= startReporter();
   try {
@@ -61,8 +70,10 @@ export function progressText(): string | null {
 function announcement(): string {
   const all = [...waiters];
   const ids = [...new Set(all.flatMap((w) => w.ids))].map((id) => id.slice(0, 7)).join(", ");
-  if (all.some((w) => w.exiting)) {
-    return `finishing writes for ${ids} before exiting (press Ctrl-C again to exit now; "cairn push" publishes the rest later)…`;
+  const exiting = all.filter((w) => w.exiting);
+  if (exiting.length > 0) {
+    const secondCtrlC = exiting.find((w) => w.secondCtrlC !== undefined)?.secondCtrlC ?? SECOND_CTRL_C;
+    return `finishing writes for ${ids} before exiting (${secondCtrlC})…`;
   }
   return `waiting for ${ids} to finish publishing…`;
 }
@@ -75,9 +86,14 @@ function startReporter(): { stop(): void } {
   let bar: Progress | null = null;
   let repeat: NodeJS.Timeout | null = null;
 
+  // A line as soon as there is something to count (the wait may begin with hashing, or between
+  // publish rounds), then one every few seconds.
+  let lastLine = 0;
   const line = (): void => {
     const text = progressText();
-    if (text !== null) diagnose(`publishing: ${text}`);
+    if (text === null || (lastLine > 0 && Date.now() - lastLine < LINE_EVERY_MS)) return;
+    lastLine = Date.now();
+    diagnose(`publishing: ${text}`);
   };
   const redraw = (): void => {
     const now = publishingProgress();
@@ -92,9 +108,9 @@ function startReporter(): { stop(): void } {
       repeat = setInterval(redraw, BAR_EVERY_MS);
     } else {
       line();
-      repeat = setInterval(line, LINE_EVERY_MS);
+      repeat = setInterval(line, LINE_CHECK_MS);
     }
-    // The uploads keep the process alive while there is anything to wait for; a report must not.
+    // Whoever waits (ExperimentWriter.flush) keeps the process alive while it must; a report must not.
     repeat.unref();
   }, QUIET_MS);
   first.unref();

@@ -76,6 +76,8 @@ function workerProgram(threads: typeof Threads, fs: typeof Fs, crypto: typeof Cr
 interface Pending {
   /** The worker doing it: a worker that dies fails only its own requests. */
   worker: Worker;
+  /** Whether this request keeps the process alive (false for background publishing). */
+  keepAlive: boolean;
   chunks: LocatedChunk[];
   onChunk: (chunk: LocatedChunk) => void;
   resolve: (chunks: LocatedChunk[]) => void;
@@ -131,10 +133,16 @@ function startWorker(): Worker {
   return started;
 }
 
-/** While work is pending the worker keeps the process alive; once idle it does not, and ends soon. */
+/**
+ * While work that keeps the process alive is pending, the worker does; otherwise it does not,
+ * and once idle it ends soon.
+ */
 function idle(): void {
-  if (worker === null || [...pending.values()].some((request) => request.worker === worker)) return;
+  if (worker === null) return;
+  const mine = [...pending.values()].filter((request) => request.worker === worker);
+  if (mine.some((request) => request.keepAlive)) return;
   worker.unref();
+  if (mine.length > 0) return;
   const current = worker;
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
@@ -156,15 +164,21 @@ let workersUnavailable = false;
  * Cuts a file into content-defined chunks and hashes each, on a worker thread (the training
  * loop's thread stays free). `onChunk` sees each chunk as soon as it is hashed, in order; the
  * promise resolves with all of them. Where a worker cannot run, the same is done on this thread
- * (`onChunk` may then see the first chunks twice).
+ * (`onChunk` may then see the first chunks twice). With `keepAlive: false` (background work)
+ * the worker does not keep the process alive while it cuts.
  *
  * @example
  * const chunks = await chunkAndHashFile("/spool/objects/9f86…", (chunk) => upload(chunk));
  */
-export async function chunkAndHashFile(file: string, onChunk: (chunk: LocatedChunk) => void = () => {}, parameters: ChunkParameters = CHUNK_PARAMETERS): Promise<LocatedChunk[]> {
+export async function chunkAndHashFile(
+  file: string,
+  onChunk: (chunk: LocatedChunk) => void = () => {},
+  parameters: ChunkParameters = CHUNK_PARAMETERS,
+  options: { keepAlive?: boolean } = {},
+): Promise<LocatedChunk[]> {
   if (!workersUnavailable) {
     try {
-      return await chunkFileInWorker(file, onChunk, parameters);
+      return await chunkFileInWorker(file, onChunk, parameters, options);
     } catch (error) {
       if (!(error instanceof WorkerFailure)) throw error;
       workersUnavailable = true;
@@ -185,15 +199,22 @@ export async function chunkAndHashFile(file: string, onChunk: (chunk: LocatedChu
  * @example
  * const chunks = await chunkFileInWorker("/spool/objects/9f86…");
  */
-export function chunkFileInWorker(file: string, onChunk: (chunk: LocatedChunk) => void = () => {}, parameters: ChunkParameters = CHUNK_PARAMETERS): Promise<LocatedChunk[]> {
+export function chunkFileInWorker(
+  file: string,
+  onChunk: (chunk: LocatedChunk) => void = () => {},
+  parameters: ChunkParameters = CHUNK_PARAMETERS,
+  options: { keepAlive?: boolean } = {},
+): Promise<LocatedChunk[]> {
   const plan = cutPlan(parameters);
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
   const current = (worker ??= startWorker());
-  current.ref();
+  const keepAlive = options.keepAlive !== false;
+  if (keepAlive) current.ref();
+  else if (![...pending.values()].some((request) => request.worker === current && request.keepAlive)) current.unref();
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { worker: current, chunks: [], onChunk, resolve, reject });
+    pending.set(id, { worker: current, keepAlive, chunks: [], onChunk, resolve, reject });
     current.postMessage({ id, file, plan, readBytes: READ_BYTES } satisfies Request);
   });
 }

@@ -10,16 +10,18 @@ import type { Tree, TreeEntry } from "./types.js";
  * the background (journaling each result, so a crash need not redo it); recovery does it for a
  * dead writer. Until a checkpoint is hashed it is not published, nor anything recorded after it.
  *
+ * `background` (the writer): the hashing does not keep the process alive (see spool.hashCaptured).
+ *
  * @example
- * await hashCapturedCheckpoints(spool, state, { journal: true });
+ * await hashCapturedCheckpoints(spool, state, { journal: true, background: true });
  */
-export async function hashCapturedCheckpoints(spool: ExperimentSpool, state: JournalState, options: { journal: boolean }): Promise<void> {
+export async function hashCapturedCheckpoints(spool: ExperimentSpool, state: JournalState, options: { journal: boolean; background?: boolean }): Promise<void> {
   for (const [checkpointId, files] of [...state.unhashed]) {
     const checkpoint = state.record.checkpoints.find((c) => c.id === checkpointId);
     if (!checkpoint) continue;
     const entries: TreeEntry[] = [];
     for (const file of files) {
-      const digest = await spool.hashCaptured(file.spool);
+      const digest = await spool.hashCaptured(file.spool, { background: options.background });
       if (digest === null) {
         throw new CairnError("CORRUPT", `The captured copy of ${file.path} (checkpoint ${checkpointId.slice(0, 7)}) is missing from the spool ${spool.directory}.`);
       }

@@ -80,12 +80,19 @@ export class SpoolPublisher {
   /** The counters of the round in progress (null between rounds). */
   private round: PublishProgress | null = null;
 
+  /** Uploads (objects, or chunks of a large file) in flight at once. */
+  private readonly concurrency: number;
+  /** Whether this publishes in the background (a running experiment's writer): see uploadChunks. */
+  private readonly background: boolean;
+
   constructor(
     private readonly storage: Storage,
     private readonly spool: ExperimentSpool,
-    private readonly concurrency = 8,
+    options: { concurrency?: number; background?: boolean } = {},
   ) {
     this.probeFirst = !isRemoteUrl(storage.url);
+    this.concurrency = options.concurrency ?? 8;
+    this.background = options.background === true;
   }
 
   /**
@@ -286,7 +293,9 @@ export class SpoolPublisher {
       );
       let located: LocatedChunk[];
       try {
-        located = await chunkAndHashFile(local, (chunk) => {
+        // In the background the chunking worker must not keep the process alive either: exit
+        // handling, when the script ends, waits for it (see ExperimentWriter).
+        const onChunk = (chunk: LocatedChunk): void => {
           if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) {
             this.count(chunk.size, 0, 0);
             return;
@@ -294,7 +303,8 @@ export class SpoolPublisher {
           queued.add(chunk.sha256);
           queue.push(chunk);
           waiting.shift()?.();
-        });
+        };
+        located = await chunkAndHashFile(local, onChunk, undefined, { keepAlive: !this.background });
       } finally {
         cutting = false;
         for (const wake of waiting.splice(0)) wake();

@@ -3,7 +3,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CairnError } from "../errors.js";
-import { copyAndHash, hashBytes, hashFile } from "./hash.js";
+import { hashFileOffThread } from "../storage/worker-hash.js";
+import { copyAndHash, hashBytes } from "./hash.js";
 import { experimentKey, isSha256, objectKey } from "./layout.js";
 import { parseExperimentRecord, parseTree } from "./validate.js";
 import { currentProcess, type ProcessIdentity } from "./process-identity.js";
@@ -135,14 +136,15 @@ export class ExperimentSpool {
   }
 
   /**
-   * Hashes a captured file and renames it to its hash. Idempotent: when the temporary name is
-   * gone (renamed by an earlier attempt that died before journaling it), null.
+   * Hashes a captured file (on the background worker: see hashFileOffThread). Idempotent: when
+   * the temporary name is gone (renamed by an earlier attempt that died before journaling it),
+   * null. `background` (a running experiment's writer) does not keep the process alive.
    */
-  async hashCaptured(name: string): Promise<{ sha256: string; size: number } | null> {
+  async hashCaptured(name: string, options: { background?: boolean } = {}): Promise<{ sha256: string; size: number } | null> {
     const temporary = path.join(this.directory, "objects", name);
     let digest;
     try {
-      digest = await hashFile(temporary);
+      digest = await hashFileOffThread(temporary, { keepAlive: options.background !== true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw error;

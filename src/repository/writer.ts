@@ -1,4 +1,5 @@
 import type { Storage } from "../storage/storage.js";
+import { backgroundStorage } from "../storage/worker-storage.js";
 import { diagnose } from "./diagnostics.js";
 import { heartbeatKey } from "./layout.js";
 import { SpoolPublisher } from "./publisher.js";
@@ -10,6 +11,12 @@ import type { CheckpointRecord, ExperimentRecord, Tree } from "./types.js";
  * The background half of a running experiment. `checkpoint()` hands it a captured checkpoint and
  * returns; this publishes in the background, coalescing bursts into one record write, retrying
  * storage trouble with backoff, and never throwing into the training loop.
+ *
+ * None of that keeps the process alive: uploads and hashing run on an unref'd worker thread
+ * (see worker-client.ts), heartbeats and pauses on unref'd timers, so a script that ends without
+ * stop() is seen to end ('beforeExit') and exit handling stops it, showing progress. Whoever
+ * waits for the writer (init(), stop(), exit handling) does so through flush(), which holds the
+ * process alive until the publish is done or its time is up.
  */
 export class ExperimentWriter {
   private readonly record: ExperimentRecord;
@@ -17,6 +24,8 @@ export class ExperimentWriter {
   private readonly objects: string[];
   private readonly journalState: JournalState;
   private readonly publisher: SpoolPublisher;
+  /** The storage as the background sees it: its calls on the worker thread. */
+  private readonly background: Storage;
   private heartbeat: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private dirty = true;
@@ -38,7 +47,8 @@ export class ExperimentWriter {
     this.record = state.record;
     this.trees = state.trees;
     this.objects = state.objects;
-    this.publisher = new SpoolPublisher(storage, spool);
+    this.background = backgroundStorage(storage);
+    this.publisher = new SpoolPublisher(this.background, spool, { background: true });
   }
 
   get id(): string {
@@ -132,32 +142,46 @@ export class ExperimentWriter {
   async flush(timeoutMs: number, options: { quiet?: boolean } = {}): Promise<boolean> {
     if (!options.quiet) this.stopping = true;
     this.schedule(true);
-    const deadline = Date.now() + timeoutMs;
-    while (this.dirty || this.loop) {
-      if (Date.now() > deadline) {
-        if (options.quiet) return false;
-        diagnose(
-          `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError).replace(/\.$/, "")}. ` +
-            `Everything is kept on local disk in ${this.spool.directory}; run "cairn push" to publish it later.`,
-        );
-        return false;
+    // The deadline's timer is ref'd: it is what keeps the process alive while a caller waits
+    // here, since the uploads themselves do not (see the class comment).
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
+    });
+    try {
+      while (this.dirty || this.loop) {
+        if (timedOut || this.abandoned) {
+          if (options.quiet) return false;
+          diagnose(
+            `could not publish experiment ${this.record.id.slice(0, 7)} to ${this.storage.url}: ${describe(this.lastError).replace(/\.$/, "")}. ` +
+              `Everything is kept on local disk in ${this.spool.directory}; run "cairn push" to publish it later.`,
+          );
+          return false;
+        }
+        if (!this.loop) this.schedule(true);
+        await Promise.race([this.loop, expired]);
       }
-      const current = this.loop;
-      if (current) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
-        await Promise.race([current, timeout]);
-        clearTimeout(timer);
-      }
+      return true;
+    } finally {
+      clearTimeout(timer);
     }
-    return true;
   }
 
   private schedule(urgent: boolean): void {
     this.dirty = true;
     if (urgent) this.urgent = true;
     if (urgent && this.wake) this.wake();
-    if (!this.loop) this.loop = this.run().finally(() => (this.loop = null));
+    if (!this.loop) {
+      this.loop = this.run().finally(() => {
+        this.loop = null;
+        // Scheduled after the loop's last look but before it ended: go round again.
+        if (this.dirty && !this.abandoned) this.schedule(this.urgent);
+      });
+    }
   }
 
   private async run(): Promise<void> {
@@ -168,7 +192,7 @@ export class ExperimentWriter {
       try {
         this.record.updated = new Date().toISOString();
         // Files copied by checkpoint() are hashed here, off the training loop's path.
-        await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true });
+        await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true, background: true });
         await this.publisher.publish({ ...this.record, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
         if (this.failures > 0) diagnose(`publishing to ${this.storage.url} works again.`);
         this.failures = 0;
@@ -200,11 +224,14 @@ export class ExperimentWriter {
 
   private beat(): void {
     const body = JSON.stringify({ time: new Date().toISOString(), pid: process.pid });
-    this.storage.put(heartbeatKey(this.record.id), body).catch(() => {
+    this.background.put(heartbeatKey(this.record.id), body).catch(() => {
       // A missed heartbeat only risks being shown as crashed for a while; publishing reports errors.
     });
   }
 }
+
+/** setTimeout's longest delay (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * How long stop() (and exit handling) waits for storage before giving up and leaving the rest

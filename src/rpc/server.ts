@@ -1,5 +1,6 @@
 import * as readline from "node:readline";
 import type { Readable, Writable } from "node:stream";
+import { reportWhileWaiting } from "../api/wait-progress.js";
 import { CairnError } from "../errors.js";
 import { ProtocolError, type RpcSession } from "./session.js";
 import { decodeLine, encodeLine, parseRequest, type RequestId, type RpcError } from "./wire.js";
@@ -65,8 +66,13 @@ export async function serveRpc(options: ServeOptions): Promise<void> {
     inFlight.add(task);
   }
   await Promise.allSettled([...inFlight]);
-  await session.stopAll();
+  // The binding closes the input as its script exits and prints nothing of its own while it
+  // waits: the one announcement is this one, worded for it (Ctrl-C reaches Python only).
+  await reportWhileWaiting([], session.stopAll(), { exiting: true, secondCtrlC: BINDING_SECOND_CTRL_C });
 }
+
+/** What a second Ctrl-C does while the Python binding waits for its core at exit (python/cairn/_lifecycle.py). */
+const BINDING_SECOND_CTRL_C = "press Ctrl-C again to leave now; Cairn's core goes on publishing in the background";
 
 /**
  * An error as the binding receives it: CairnErrors keep their code, message and details (the

@@ -4,6 +4,7 @@ import { CairnError } from "../errors.js";
 import { createFileStorage } from "./fs.js";
 import { parseStorageSettings } from "./settings.js";
 import type { Storage } from "./storage.js";
+import { rememberRecipe } from "./worker-recipe.js";
 
 export interface OpenStorageOptions {
   /** Where a relative path resolves (the project directory); the working directory by default. */
@@ -23,6 +24,13 @@ export interface OpenStorageOptions {
  * const bucket = await openStorage("s3://models/team-a", { settings: { region: "eu-west-1" } });
  */
 export async function openStorage(url: string, options: OpenStorageOptions = {}): Promise<Storage> {
+  const storage = await openDriver(url, options);
+  // So that the background publisher's worker thread can open the same storage (worker-storage.ts).
+  rememberRecipe({ url: storage.url, settings: options.settings });
+  return storage;
+}
+
+async function openDriver(url: string, options: OpenStorageOptions): Promise<Storage> {
   const base = options.baseDirectory ?? process.cwd();
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) return createFileStorage(path.resolve(base, url));
