@@ -258,14 +258,3 @@ export class ExperimentSpool {
     await fs.rm(this.directory, { recursive: true, force: true });
   }
 }
-
-/** Folders of every spool under a local state directory. */
-export async function listSpools(stateDirectory: string): Promise<string[]> {
-  try {
-    const entries = await fs.readdir(path.join(stateDirectory, "spool"), { withFileTypes: true });
-    // Hidden names are spools still being created (see ExperimentSpool.create).
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path.join(stateDirectory, "spool", e.name));
-  } catch {
-    return [];
-  }
-}

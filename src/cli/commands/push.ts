@@ -1,6 +1,5 @@
 import { CliError } from "../errors.js";
 import { examples, type RegisterCommand } from "../command.js";
-import { publishingProgress } from "../../repository/publisher.js";
 import { formatBytes, plural } from "../output/format.js";
 import { toJsonText } from "../output/json.js";
 import { progressBar } from "../output/progress.js";
@@ -25,6 +24,8 @@ terminal a progress bar shows the bytes sent while it works; a summary follows i
     )
     .action(async (options: { json?: boolean }, command) => {
       const repository = await context.openRepository(command, { recover: false });
+      // The publisher is loaded by push alone among the commands (it is most of what push runs).
+      const { publishingProgress } = await import("../../repository/publisher.js");
       const start = publishingProgress();
       // Spools are published one after the other, each as a round whose total is known only
       // when it starts: the bar counts what ended rounds did plus the current round's.
