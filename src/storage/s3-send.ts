@@ -17,7 +17,20 @@ export interface SenderOptions {
   requestTimeoutMs: number;
 }
 
-/** A 2xx answer, its body read whole. */
+/** What a request sends besides its path and query: a GET without a body when left out. */
+export interface LeanRequest {
+  method: "GET" | "HEAD" | "PUT";
+  /** Further headers, lowercase (content-length is set from the body). */
+  headers?: Record<string, string>;
+  /** Sent whole on every attempt, so a retry sends the same bytes. */
+  body?: Buffer;
+  /** The body's SHA-256 in hex, signed as x-amz-content-sha256 (the server checks the body against it). */
+  payloadHash?: string;
+}
+
+const BODYLESS_GET: LeanRequest = { method: "GET" };
+
+/** A 2xx answer, its body read whole (empty for a HEAD). */
 export interface S3Answer {
   status: number;
   headers: IncomingHttpHeaders;
@@ -49,6 +62,11 @@ export class S3ServiceError extends Error {
 
 /** What the SDK's standard retry strategy retries (@smithy/core/retry), for the lean path. */
 const THROTTLING = new Set(["SlowDown", "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded", "BandwidthLimitExceeded", "PriorRequestNotComplete", "ProvisionedThroughputExceededException", "LimitExceededException", "EC2ThrottledException", "TransactionInProgressException"]);
+/**
+ * Not every 5xx: the SDK's standard mode leaves other server errors alone, and so must this.
+ * A 501 in particular is how a server refuses If-None-Match, which the driver answers at once.
+ */
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const TRANSIENT_NAMES = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"]);
 const RETRIED_SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 const CLOCK_SKEW = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "SignatureDoesNotMatch", "InvalidSignatureException", "AuthFailure"]);
@@ -60,30 +78,38 @@ const MAX_DELAY_MS = 20_000;
 const SKEW_THRESHOLD_MS = 240_000;
 
 /**
- * Sends signed GETs to one bucket without the AWS SDK's middleware stack: signed with the
+ * Sends signed requests to one bucket without the AWS SDK's middleware stack: signed with the
  * client's credentials (its chain, session tokens and refresh apply; see s3-sign.ts), sent
- * through the same keep-alive agents, retried like the SDK's standard mode (5xx, throttling,
- * timeouts, dropped connections, a clock the server says is off), each answer's body read whole.
- * A non-2xx final answer is thrown as an S3ServiceError; a socket error as itself.
+ * through the same keep-alive agents, retried like the SDK's standard mode (500, 502, 503, 504,
+ * throttling, timeouts, dropped connections, a clock the server says is off), each answer's body
+ * read whole.
+ * A non-2xx final answer is thrown as an S3ServiceError; a socket error as itself. A PUT is
+ * retried like any request, as the SDK retries it: a retried conditional PUT whose first attempt
+ * landed gets 412, which the caller reads as "already there" (true of content-addressed keys).
  *
  * @example
  * const send = createSigV4Sender({ target, sign, clock: client.config, agents, maxAttempts: 5, connectionTimeoutMs: 10_000, requestTimeoutMs: 120_000 });
  * const answer = await send("/models/cairn.json", {});
+ * await send("/models/notes.txt", {}, { method: "PUT", body: Buffer.from("hi"), payloadHash: createHash("sha256").update("hi").digest("hex") });
  */
-export function createSigV4Sender(options: SenderOptions): (path: string, query: Record<string, string>) => Promise<S3Answer> {
+export function createSigV4Sender(options: SenderOptions): (path: string, query: Record<string, string>, request?: LeanRequest) => Promise<S3Answer> {
   const { target, sign, clock, maxAttempts } = options;
   const agent = target.protocol === "https:" ? options.agents.https : options.agents.http;
   const transport = target.protocol === "https:" ? https : http;
   // An IPv6 literal is bracketed in URLs and Host headers, not in what the socket connects to.
   const connectTo = target.hostname.replace(/^\[(.*)\]$/, "$1");
 
-  async function once(path: string, query: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; sentAt: number }> {
+  async function once(path: string, query: Record<string, string>, what: LeanRequest): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; sentAt: number }> {
     const search = queryString(query);
+    const extra = what.body === undefined ? what.headers : { ...what.headers, "content-length": String(what.body.length) };
     // Signed afresh for every attempt: the date is part of the signature.
-    const headers = await sign({ method: "GET", host: target.host, path, query: search }, new Date(Date.now() + (clock.systemClockOffset ?? 0)));
+    const headers = await sign(
+      { method: what.method, host: target.host, path, query: search, payloadHash: what.payloadHash, headers: extra },
+      new Date(Date.now() + (clock.systemClockOffset ?? 0)),
+    );
     const sentAt = Date.now();
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const request = transport.request({ agent, method: "GET", host: connectTo, port: target.port, path: search ? `${path}?${search}` : path, headers }, resolve);
+      const request = transport.request({ agent, method: what.method, host: connectTo, port: target.port, path: search ? `${path}?${search}` : path, headers }, resolve);
       request.on("error", reject);
       request.setTimeout(options.requestTimeoutMs, () => request.destroy(timeoutError(`no answer within ${options.requestTimeoutMs} ms`)));
       request.on("socket", (socket) => {
@@ -92,18 +118,19 @@ export function createSigV4Sender(options: SenderOptions): (path: string, query:
         socket.once("connect", () => clearTimeout(timer));
         socket.once("close", () => clearTimeout(timer));
       });
-      request.end();
+      request.end(what.body);
     });
-    const body = await readAnswer(response);
+    // A HEAD's Content-Length is the object's, not that of a body (it has none).
+    const body = await readAnswer(response, what.method !== "HEAD");
     return { status: response.statusCode ?? 0, headers: response.headers, body, sentAt };
   }
 
-  return async function send(path, query) {
+  return async function send(path, query, request = BODYLESS_GET) {
     for (let attempt = 1; ; attempt++) {
       let failure: unknown;
       let throttled = false;
       try {
-        const answer = await once(path, query);
+        const answer = await once(path, query, request);
         if (answer.status >= 200 && answer.status < 300) return answer;
         const error = new S3ServiceError(answer.status, answer.headers, answer.body, attempt);
         if (CLOCK_SKEW.has(error.name) && correctClock(clock, answer.headers.date, answer.sentAt)) error.$metadata.clockSkewCorrected = true;
@@ -126,9 +153,9 @@ export function createSigV4Sender(options: SenderOptions): (path: string, query:
  * bodies read by the thousand, the iterator's promises cost more than the read. A body that
  * ends short of its Content-Length, or not at all, fails as a dropped connection (retried).
  */
-function readAnswer(response: IncomingMessage): Promise<Buffer> {
+function readAnswer(response: IncomingMessage, counted: boolean): Promise<Buffer> {
   const header = response.headers["content-length"];
-  const announced = header === undefined ? undefined : Number(header);
+  const announced = header === undefined || !counted ? undefined : Number(header);
   return new Promise((resolve, reject) => {
     const pieces: Buffer[] = [];
     let length = 0;
@@ -153,7 +180,7 @@ function readAnswer(response: IncomingMessage): Promise<Buffer> {
 function isRetried(error: unknown): boolean {
   if (error instanceof S3ServiceError) {
     const status = error.$metadata.httpStatusCode;
-    return status >= 500 || status === 429 || THROTTLING.has(error.name) || TRANSIENT_NAMES.has(error.name) || error.$metadata.clockSkewCorrected === true;
+    return TRANSIENT_STATUSES.has(status) || status === 429 || THROTTLING.has(error.name) || TRANSIENT_NAMES.has(error.name) || error.$metadata.clockSkewCorrected === true;
   }
   for (let e = error as { code?: unknown; name?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 6; depth++, e = e.cause as typeof e) {
     if (typeof e.code === "string" && RETRIED_SOCKET_CODES.has(e.code)) return true;

@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getEndpointFromInstructions } from "@smithy/core/endpoints";
 
 /**
@@ -21,7 +21,7 @@ export interface S3Target {
 /**
  * Asks the client's own endpoint rules where requests for `bucket` go (custom endpoint or AWS,
  * path-style or virtual-hosted, FIPS, dual-stack, access points), so the lean path addresses
- * the bucket exactly as the SDK does. Null when the answer is anything the lean path does not
+ * the bucket exactly as the SDK does, for each operation the lean path sends. Null when the answer is anything the lean path does not
  * do itself (another signing scheme such as S3 Express sessions or SigV4a, extra headers, a
  * query string): those buckets keep every request on the SDK.
  *
@@ -31,15 +31,17 @@ export interface S3Target {
  */
 export async function resolveS3Target(client: S3Client, bucket: string): Promise<S3Target | null> {
   const config = { ...client.config } as unknown as Record<string, unknown>;
-  // GET and LIST must agree: both lean requests use the one answer.
-  const [forGet, forList] = await Promise.all([
+  // Every lean request uses the one answer, so every operation it stands in for must agree.
+  const answers = await Promise.all([
     getEndpointFromInstructions({ Bucket: bucket, Key: "cairn.json" }, GetObjectCommand, config),
     getEndpointFromInstructions({ Bucket: bucket }, ListObjectsV2Command, config),
+    getEndpointFromInstructions({ Bucket: bucket, Key: "cairn.json" }, HeadObjectCommand, config),
+    getEndpointFromInstructions({ Bucket: bucket, Key: "cairn.json" }, PutObjectCommand, config),
   ]);
-  const get = targetOf(forGet);
-  const list = targetOf(forList);
-  if (get === null || list === null || JSON.stringify(get) !== JSON.stringify(list)) return null;
-  return get;
+  const targets = answers.map(targetOf);
+  const first = targets[0]!;
+  if (first === null || targets.some((t) => t === null || JSON.stringify(t) !== JSON.stringify(first))) return null;
+  return first;
 }
 
 interface EndpointAnswer {

@@ -8,6 +8,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat as statFile } from "node:fs/promises";
 import * as http from "node:http";
@@ -51,9 +52,10 @@ function endpointOf(settings: StorageSettings): string | undefined {
  * `endpoint` setting, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) path-style addressing is the
  * default. Writes that must not replace use `If-None-Match: *`; a server that answers 501 to it
  * gets a HEAD before the PUT instead (objects are content-addressed, so that race is harmless).
- * Whole-object reads and listings, which a listing sends by the thousand, skip the SDK's
- * per-request machinery (s3-lean.ts) but use what the client resolved: endpoint, addressing,
- * region, credentials chain; everything else (uploads, conditional writes, ranges) is the SDK's.
+ * Whole-object reads and listings, which a listing sends by the thousand, and HEADs and single
+ * PUTs, which an upload sends by the thousand (one per chunk), skip the SDK's per-request
+ * machinery (s3-lean.ts) but use what the client resolved: endpoint, addressing, region,
+ * credentials chain; multipart uploads, ranged reads and deletes stay on the SDK.
  *
  * @example
  * const storage = await createS3Storage("s3://models/team-a", { region: "eu-west-1" });
@@ -108,8 +110,8 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
 
   const fail = (error: unknown, operation: string): Error => s3Failure(error, location, endpointForMessages, region, operation);
 
-  // Whole-object reads and listings go the lean way (s3-lean.ts) where the bucket allows it:
-  // decided on the first such request, so a storage that only writes never resolves it.
+  // Whole-object reads, listings, HEADs and single PUTs go the lean way (s3-lean.ts) where the
+  // bucket allows it: decided on the first such request (endpoint rules, once per storage).
   let lean: Promise<LeanS3 | null> | undefined;
   const leanPath = (): Promise<LeanS3 | null> =>
     (lean ??= createLeanS3(client, bucket, { agents, maxAttempts, connectionTimeoutMs: CONNECTION_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }));
@@ -141,6 +143,11 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
 
   async function head(key: string): Promise<ObjectInfo | null> {
     try {
+      const fast = await leanPath();
+      if (fast) {
+        const out = await fast.headObject(fullKey(location, key));
+        return { key, size: out.size, modified: out.modified, etag: plainEtag(out.etag) };
+      }
       const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
       return { key, size: out.ContentLength ?? 0, modified: out.LastModified ?? new Date(0), etag: plainEtag(out.ETag) };
     } catch (error) {
@@ -176,7 +183,7 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
       return true;
     }
     try {
-      await client.send(withPayloadHash(new PutObjectCommand({ Bucket: bucket, Key: fullKey(location, key), Body: body, IfNoneMatch: "*" }), objectHashOfKey(key)));
+      await sendPut(key, body, true);
       return true;
     } catch (error) {
       if (isPreconditionFailure(error)) return false;
@@ -190,10 +197,29 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
 
   async function put(key: string, body: Buffer | string): Promise<void> {
     try {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: fullKey(location, key), Body: body }));
+      await sendPut(key, body, false);
     } catch (error) {
       throw fail(error, `write "${key}"`);
     }
+  }
+
+  /**
+   * One PutObject, the lean way where the bucket allows it (an upload of 1 GiB is about 780 of
+   * these), else the SDK's; signed with the body's SHA-256 either way. A conditional write of a
+   * content object takes its name as that hash (withPayloadHash); any other body is hashed here,
+   * once, as the SDK would hash it: a plain put() stores whatever it is given, even under a
+   * content key (repairs and tests replace objects that way).
+   */
+  async function sendPut(key: string, body: Buffer | string, ifNoneMatch: boolean): Promise<void> {
+    const sha256 = ifNoneMatch ? objectHashOfKey(key) : null;
+    const fast = await leanPath();
+    if (fast) {
+      const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+      await fast.putObject(fullKey(location, key), bytes, sha256 ?? createHash("sha256").update(bytes).digest("hex"), ifNoneMatch);
+      return;
+    }
+    const command = new PutObjectCommand({ Bucket: bucket, Key: fullKey(location, key), Body: body, ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}) });
+    await client.send(withPayloadHash(command, sha256));
   }
 
   async function uploadLarge(key: string, localPath: string, size: number): Promise<boolean> {
