@@ -1,9 +1,11 @@
+import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import { pipeline } from "node:stream/promises";
 import { CairnError } from "../errors.js";
 import { hashFile } from "../repository/hash.js";
-import { writeVerifiedFile } from "../repository/objects.js";
+import { openFileStream } from "../repository/objects.js";
 import { safeJoin } from "../repository/paths.js";
 import type { TreeEntry } from "../repository/types.js";
 import type { Storage } from "../storage/storage.js";
@@ -91,15 +93,14 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
     await safeJoin(outputDirectory, entry.path);
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.cairn-${randomBytes(4).toString("hex")}`);
     try {
-      const handle = await fs.open(temporary, "wx", entry.mode);
-      try {
-        await writeVerifiedFile(storage, entry, `${entry.path} of ${context}`, handle, (bytes) => {
-          done += bytes;
-          options.onProgress?.(done, total);
+      const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
+      if (options.onProgress) {
+        source.on("data", (chunk: Buffer) => {
+          done += chunk.length;
+          options.onProgress!(done, total);
         });
-      } finally {
-        await handle.close();
       }
+      await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);
     } catch (error) {

@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { CairnError } from "../errors.js";
 import type { Storage } from "../storage/storage.js";
 import { hashBytes, verifyingStream } from "./hash.js";
 import { objectKey } from "./layout.js";
 import { parseTree } from "./validate.js";
-import type { ChunkRef } from "./chunk-lists.js";
 import type { Tree, TreeEntry } from "./types.js";
 
 /**
@@ -122,6 +120,7 @@ const READ_AHEAD_CHUNKS = 8;
  * be spread over cores.
  */
 async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext): Promise<Readable> {
+  const chunks = entry.chunks ?? [];
   const hash = createHash("sha256");
   let size = 0;
   const whole = new Transform({
@@ -131,109 +130,34 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
       callback(null, piece);
     },
     flush(callback: TransformCallback) {
-      wholeFileProblem(storage, entry, hash.digest("hex"), size, context).then(
-        (problem) => callback(problem ?? undefined),
+      const actual = hash.digest("hex");
+      if (actual === entry.sha256 && size === entry.size) return callback();
+      findDamagedChunk(storage, chunks, context).then(
+        (damaged) => callback(damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together hash to ${actual}, not ${entry.sha256}.`)),
         (error: Error) => callback(error),
       );
     },
   });
+  let next = 0;
+  const inFlight: Promise<Buffer>[] = [];
+  const fill = (): void => {
+    while (inFlight.length < READ_AHEAD_CHUNKS && next < chunks.length && !whole.destroyed) {
+      const read = readChunk(storage, chunks[next++]!, context);
+      read.catch(() => {}); // handled when its turn comes; until then it must not count as unhandled
+      inFlight.push(read);
+    }
+  };
   (async () => {
-    for await (const bytes of chunksInOrder(storage, entry.chunks ?? [], context)) {
+    fill();
+    while (inFlight.length > 0) {
+      const bytes = await inFlight.shift()!;
+      fill();
       if (whole.destroyed) return; // the reader gave up: stop fetching
       if (!whole.write(bytes)) await drained(whole);
     }
     whole.end();
   })().catch((error) => whole.destroy(error));
   return whole;
-}
-
-/** How many writes of a file being written by writeVerifiedFile may be in flight at once. */
-const WRITES_IN_FLIGHT = 4;
-
-/**
- * Writes one file's contents into an open (empty) file, verified as openFileStream verifies
- * them: throws CORRUPT, naming the object, when they do not match; the caller then deletes
- * the file. `onBytes` hears how much was written, as it goes.
- *
- * Why not pipeline(openFileStream(...), createWriteStream(...)): for a chunked file, streams
- * hand on one chunk at a time (a write stream writes once its previous write is done, and
- * asks for more only then), so hashing a chunk on this thread and writing the previous one on
- * the thread pool took turns instead of overlapping. Here each chunk is written at its offset
- * as soon as it is hashed, with a few writes in flight, while the next chunks are being read.
- *
- * @example
- * const handle = await fs.open(temporary, "wx");
- * try { await writeVerifiedFile(storage, entry, "model.pth of checkpoint 3ccb2f1", handle); } finally { await handle.close(); }
- */
-export async function writeVerifiedFile(storage: Storage, entry: TreeEntry, context: ObjectContext, handle: FileHandle, onBytes?: (bytes: number) => void): Promise<void> {
-  // A file stored whole comes through openFileStream, which verifies it as it ends; a chunked
-  // one is hashed here, as its chunks pass.
-  const hash = entry.chunks ? createHash("sha256") : null;
-  const pieces: AsyncIterable<Buffer> = entry.chunks ? chunksInOrder(storage, entry.chunks, context) : await openFileStream(storage, entry, context);
-  let size = 0;
-  const writes: Promise<void>[] = [];
-  try {
-    for await (const bytes of pieces) {
-      hash?.update(bytes);
-      const write = writeAt(handle, bytes, size).then(() => onBytes?.(bytes.length));
-      write.catch(() => {}); // awaited in turn below; until then it must not count as unhandled
-      writes.push(write);
-      size += bytes.length;
-      if (writes.length >= WRITES_IN_FLIGHT) await writes.shift();
-    }
-    while (writes.length > 0) await writes.shift();
-  } finally {
-    // Never leave writes running into a file the caller is about to close and delete.
-    await Promise.allSettled(writes);
-  }
-  if (hash === null) return;
-  const problem = await wholeFileProblem(storage, entry, hash.digest("hex"), size, context);
-  if (problem) throw problem;
-}
-
-/** Writes all of `bytes` at `position` (a write may take fewer bytes than it is given). */
-async function writeAt(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, position + offset);
-    offset += bytesWritten;
-  }
-}
-
-/**
- * The chunks of a chunked file, in order, each read whole: several are fetched at once (remote
- * stores answer each request after a round trip; local reads overlap the consumer's work).
- * Stops fetching when the consumer stops asking.
- */
-async function* chunksInOrder(storage: Storage, chunks: ChunkRef[], context: ObjectContext): AsyncGenerator<Buffer> {
-  let next = 0;
-  const inFlight: Promise<Buffer>[] = [];
-  const fill = (): void => {
-    while (inFlight.length < READ_AHEAD_CHUNKS && next < chunks.length) {
-      const read = readChunk(storage, chunks[next++]!, context);
-      read.catch(() => {}); // handled when its turn comes; until then it must not count as unhandled
-      inFlight.push(read);
-    }
-  };
-  fill();
-  while (inFlight.length > 0) {
-    const bytes = await inFlight.shift()!;
-    fill();
-    yield bytes;
-  }
-}
-
-/**
- * Null when a chunked file's bytes, as read, hash to its SHA-256 and have its size; else the
- * error to fail the read with: the damaged chunk named when one is (its own hash is computed
- * only now, see openChunkedStream), or the file when its chunks are intact but do not add up.
- */
-async function wholeFileProblem(storage: Storage, entry: TreeEntry, actual: string, size: number, context: ObjectContext): Promise<CairnError | null> {
-  if (actual === entry.sha256 && size === entry.size) return null;
-  return (
-    (await findDamagedChunk(storage, entry.chunks ?? [], context)) ??
-    new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together hash to ${actual}, not ${entry.sha256}.`)
-  );
 }
 
 /** The first chunk whose contents do not hash to its name, as an error naming its object; null if none. */
