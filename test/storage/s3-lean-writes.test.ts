@@ -6,52 +6,20 @@
 import { createHash } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { CairnError } from "../../src/errors.js";
+import { describe, expect, test } from "vitest";
 import { objectKey } from "../../src/repository/layout.js";
 import { openStorage } from "../../src/storage/open.js";
 import type { Storage } from "../../src/storage/storage.js";
-import { startFaultProxy, type FaultPlan, type FaultProxy } from "../reliability/fault-proxy.js";
+import { failureOf, s3ThroughProxy } from "./s3-through-proxy.js";
 import { randomName } from "../helpers/unreachable.js";
 import { testServers } from "../servers/context.js";
 
 const { s3 } = testServers();
-process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_ENDPOINT_URL;
-delete process.env.AWS_ENDPOINT_URL_S3;
-
-const pass: FaultPlan = () => ({ kind: "pass" });
-let proxy: FaultProxy;
-const opened: Storage[] = [];
-
-beforeAll(async () => {
-  proxy = await startFaultProxy(s3.endpoint, pass);
-});
-afterAll(async () => {
-  await proxy.close();
-});
-afterEach(async () => {
-  proxy.setPlan(pass);
-  await Promise.all(opened.splice(0).map((s) => s.close?.()));
-});
-
-/** A fresh prefix in the test bucket, through `endpoint` (the fault proxy unless told). */
-async function fresh(settings: Record<string, unknown> = {}, endpoint = proxy.endpoint): Promise<Storage> {
-  const storage = await openStorage(`s3://${s3.bucket}/lean-put-${randomName()}`, { settings: { endpoint, forcePathStyle: true, region: s3.region, ...settings } });
-  opened.push(storage);
-  return storage;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(CairnError);
-  return error as CairnError;
-}
+const lean = s3ThroughProxy("lean-put");
+const fresh = (settings?: Record<string, unknown>, endpoint?: string): Promise<Storage> => lean.fresh(settings, endpoint);
 
 function requestsSince(from: number): { method: string; url: string; action: string }[] {
-  return proxy.log.slice(from).map((entry) => ({ method: entry.method, url: entry.url, action: entry.action }));
+  return lean.proxy.log.slice(from).map((entry) => ({ method: entry.method, url: entry.url, action: entry.action }));
 }
 
 /** A content object: its key is the SHA-256 of its bytes, which is what its PUT is signed with. */
@@ -73,7 +41,7 @@ describe("HEADs and single PUTs go the lean way", () => {
 
   test("put of strings, Buffers and empty bodies reads back, under keys that need encoding", async () => {
     const storage = await fresh();
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     const bodies: [string, string | Buffer][] = [
       ["k/with space/ünï€/a+b~c!'()*", "text with ünïcødé"],
       ["k/binary", Buffer.from([0, 1, 2, 255, 254])],
@@ -114,9 +82,9 @@ describe("retries", () => {
     const storage = await fresh();
     await storage.put("retried/present", "here");
     const { key, bytes } = contentObject("retried chunk");
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     const attempts = new Map<string, number>();
-    proxy.setPlan(({ method, url }) => {
+    lean.proxy.setPlan(({ method, url }) => {
       const n = (attempts.get(method + url) ?? 0) + 1;
       attempts.set(method + url, n);
       return n === 1 ? { kind: "status", status: 503 } : n === 2 ? { kind: "reset" } : { kind: "pass" };
@@ -125,7 +93,7 @@ describe("retries", () => {
     await storage.put("retried/put", "put after two failures");
     expect(await storage.putIfAbsent(key, bytes)).toBe(true);
     expect(requestsSince(from).map((r) => `${r.method} ${r.action}`)).toEqual(["HEAD", "PUT", "PUT"].flatMap((m) => [`${m} status`, `${m} reset`, `${m} pass`]));
-    proxy.setPlan(pass);
+    lean.proxy.setPlan(() => ({ kind: "pass" }));
     expect((await storage.get("retried/put"))!.toString()).toBe("put after two failures");
     expect((await storage.get(key))!.equals(bytes)).toBe(true);
   });
@@ -133,9 +101,9 @@ describe("retries", () => {
   test("a conditional PUT that landed but lost its answer is retried and answers 'already there'", async () => {
     const storage = await fresh();
     const { key, bytes } = contentObject("landed, answer lost");
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     let cut = false;
-    proxy.setPlan(({ method }) => (method === "PUT" && !cut ? ((cut = true), { kind: "reset-response" }) : { kind: "pass" }));
+    lean.proxy.setPlan(({ method }) => (method === "PUT" && !cut ? ((cut = true), { kind: "reset-response" }) : { kind: "pass" }));
     // The first attempt stored the object; the retry finds it (412). The key names the bytes,
     // so "already there" is the truth that matters: the object is whole and the same.
     expect(await storage.putIfAbsent(key, bytes)).toBe(false);
@@ -145,8 +113,8 @@ describe("retries", () => {
 
   test("a server that keeps answering 503 to PUTs is given up on after maxAttempts, with a clear message", async () => {
     const storage = await fresh({ maxAttempts: 3 });
-    const from = proxy.log.length;
-    proxy.setPlan(() => ({ kind: "status", status: 503 }));
+    const from = lean.proxy.log.length;
+    lean.proxy.setPlan(() => ({ kind: "status", status: 503 }));
     const error = await failureOf(storage.put("records/never.json", "{}"));
     expect(error.message).toMatch(/^The storage service kept failing for the bucket "[^"]+" \(SlowDown 503\) after several attempts to write "records\/never\.json"\. Try again later\.$/);
     expect(requestsSince(from)).toHaveLength(3);
@@ -171,11 +139,11 @@ describe("failures say what is wrong, in one line", () => {
 
   test("a missing bucket", async () => {
     const name = `cairn-missing-${randomName()}`;
-    const storage = await openStorage(`s3://${name}/repository`, { settings: { endpoint: proxy.endpoint, forcePathStyle: true, region: s3.region } });
-    opened.push(storage);
+    const storage = await openStorage(`s3://${name}/repository`, { settings: { endpoint: lean.proxy.endpoint, forcePathStyle: true, region: s3.region } });
+    lean.closeAfterTest(storage);
     for (const attempt of [() => storage.stat("cairn.json"), () => storage.put("records/a.json", "{}"), () => storage.putIfAbsent("records/b.json", "{}")]) {
       expect((await failureOf(attempt())).message).toBe(
-        `The bucket "${name}" does not exist at ${proxy.endpoint} (repository s3://${name}/repository). Create it, or correct the repository URL or endpoint.`,
+        `The bucket "${name}" does not exist at ${lean.proxy.endpoint} (repository s3://${name}/repository). Create it, or correct the repository URL or endpoint.`,
       );
     }
   });

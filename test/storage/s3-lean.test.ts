@@ -3,42 +3,16 @@
  * without the AWS SDK's middleware, against radosgw through the fault proxy, which also shows
  * they are the lean ones (the SDK adds `x-id=GetObject` to its reads; the lean path does not).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { CairnError } from "../../src/errors.js";
+import { describe, expect, test } from "vitest";
 import { openStorage } from "../../src/storage/open.js";
 import type { ObjectInfo, Storage } from "../../src/storage/storage.js";
-import { startFaultProxy, type FaultPlan, type FaultProxy } from "../reliability/fault-proxy.js";
+import { failureOf, s3ThroughProxy } from "./s3-through-proxy.js";
 import { randomName } from "../helpers/unreachable.js";
 import { testServers } from "../servers/context.js";
 
 const { s3 } = testServers();
-process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_ENDPOINT_URL;
-delete process.env.AWS_ENDPOINT_URL_S3;
-
-const pass: FaultPlan = () => ({ kind: "pass" });
-let proxy: FaultProxy;
-const opened: Storage[] = [];
-
-beforeAll(async () => {
-  proxy = await startFaultProxy(s3.endpoint, pass);
-});
-afterAll(async () => {
-  await proxy.close();
-});
-afterEach(async () => {
-  proxy.setPlan(pass);
-  await Promise.all(opened.splice(0).map((s) => s.close?.()));
-});
-
-/** A fresh prefix in the test bucket, through the proxy. */
-async function fresh(settings: Record<string, unknown> = {}): Promise<Storage> {
-  const storage = await openStorage(`s3://${s3.bucket}/lean-${randomName()}`, { settings: { endpoint: proxy.endpoint, forcePathStyle: true, region: s3.region, ...settings } });
-  opened.push(storage);
-  return storage;
-}
+const lean = s3ThroughProxy("lean");
+const fresh = (settings?: Record<string, unknown>, endpoint?: string): Promise<Storage> => lean.fresh(settings, endpoint);
 
 async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -46,15 +20,10 @@ async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
   return keys.sort();
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(CairnError);
-  return error as CairnError;
-}
 
 /** The proxy's log from `from` on, as "METHOD path?query" with the bucket's prefix removed. */
 function requestsSince(from: number): { method: string; url: string; status: number | null; action: string }[] {
-  return proxy.log.slice(from).map((entry) => ({ method: entry.method, url: entry.url, status: entry.status, action: entry.action }));
+  return lean.proxy.log.slice(from).map((entry) => ({ method: entry.method, url: entry.url, status: entry.status, action: entry.action }));
 }
 
 describe("whole-object reads and listings go the lean way", () => {
@@ -62,7 +31,7 @@ describe("whole-object reads and listings go the lean way", () => {
     const storage = await fresh();
     const keys = ["k/with space/and  two", "k/ünïcødé/日本語/€", "k/a+b=c&d;e,f", "k/tilde~star*bang!quote'paren()", "k/percent%20not-a-space", "k/xml<&>\"chars"];
     for (const key of keys) await storage.put(key, `body of ${key}`);
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     for (const key of keys) expect((await storage.get(key))!.toString()).toBe(`body of ${key}`);
     expect(await keysOf(storage, "k/")).toEqual([...keys].sort());
     const sent = requestsSince(from);
@@ -81,7 +50,7 @@ describe("whole-object reads and listings go the lean way", () => {
         await storage.put(key, key.repeat(2));
       }
     }));
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     const infos: ObjectInfo[] = [];
     for await (const info of storage.list("many/")) infos.push(info);
     expect(infos.map((i) => i.key).sort()).toEqual(keys);
@@ -118,11 +87,11 @@ describe("failures say what is wrong, in one line", () => {
 
   test("a missing bucket", async () => {
     const name = `cairn-missing-${randomName()}`;
-    const storage = await openStorage(`s3://${name}/repository`, { settings: { endpoint: proxy.endpoint, forcePathStyle: true, region: s3.region } });
-    opened.push(storage);
+    const storage = await openStorage(`s3://${name}/repository`, { settings: { endpoint: lean.proxy.endpoint, forcePathStyle: true, region: s3.region } });
+    lean.closeAfterTest(storage);
     for (const attempt of [() => storage.get("cairn.json"), () => keysOf(storage, "experiments/")]) {
       expect((await failureOf(attempt())).message).toBe(
-        `The bucket "${name}" does not exist at ${proxy.endpoint} (repository s3://${name}/repository). Create it, or correct the repository URL or endpoint.`,
+        `The bucket "${name}" does not exist at ${lean.proxy.endpoint} (repository s3://${name}/repository). Create it, or correct the repository URL or endpoint.`,
       );
     }
   });
@@ -132,10 +101,10 @@ describe("retries", () => {
   test("a 503 SlowDown, then a dropped connection, then the answer: reads and listings succeed", async () => {
     const storage = await fresh();
     await storage.put("retried/one", "survives");
-    const from = proxy.log.length;
+    const from = lean.proxy.log.length;
     // Each request's first attempt gets 503, its second loses its connection, the third passes.
     const attempts = new Map<string, number>();
-    proxy.setPlan(({ url }) => {
+    lean.proxy.setPlan(({ url }) => {
       const n = (attempts.get(url) ?? 0) + 1;
       attempts.set(url, n);
       return n === 1 ? { kind: "status", status: 503 } : n === 2 ? { kind: "reset" } : { kind: "pass" };
@@ -150,14 +119,14 @@ describe("retries", () => {
     const body = Buffer.alloc(200_000, "x");
     await storage.put("cut/one", body);
     let cut = false;
-    proxy.setPlan(() => (cut ? { kind: "pass" } : ((cut = true), { kind: "reset-response" })));
+    lean.proxy.setPlan(() => (cut ? { kind: "pass" } : ((cut = true), { kind: "reset-response" })));
     expect((await storage.get("cut/one"))!.equals(body)).toBe(true);
   });
 
   test("a server that keeps answering 503 is given up on after maxAttempts, with a clear message", async () => {
     const storage = await fresh({ maxAttempts: 3 });
-    const from = proxy.log.length;
-    proxy.setPlan(() => ({ kind: "status", status: 503 }));
+    const from = lean.proxy.log.length;
+    lean.proxy.setPlan(() => ({ kind: "status", status: 503 }));
     const error = await failureOf(storage.get("cairn.json"));
     expect(error.message).toMatch(/^The storage service kept failing for the bucket "[^"]+" \(SlowDown 503\) after several attempts to read "cairn\.json"\. Try again later\.$/);
     expect(requestsSince(from)).toHaveLength(3);
