@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
-import { formatSeconds, median, run, spread } from "../lib.mjs";
+import { formatSeconds, median, run, spread, time } from "../lib.mjs";
 import { startS3Server } from "../s3-server.mjs";
 import { makeRepository } from "./ls-local.mjs";
 
@@ -64,6 +64,34 @@ export default {
         await fs.rm(cache, { recursive: true, force: true });
       }
       if (rows !== experimentCount) throw new Error(`cairn ls printed ${rows} experiments, expected ${experimentCount}`);
+
+      // The same through the API, in this process: a new Repository with an empty local cache
+      // (cold), then the same Repository again (warm), through the same counting proxy.
+      const apiCold = [];
+      const apiWarm = [];
+      const apiWarmRequests = [];
+      const savedEnvironment = { ...process.env };
+      try {
+        for (let i = 0; i < count; i++) {
+          const cache = await fs.mkdtemp(path.join(directory, "api-cache-"));
+          Object.assign(process.env, { AWS_ENDPOINT_URL: proxy.endpoint, AWS_ENDPOINT_URL_S3: proxy.endpoint, CAIRN_CACHE_DIR: cache });
+          const check = (list) => {
+            if (list.length !== experimentCount) throw new Error(`experiments.list() found ${list.length} experiments, expected ${experimentCount}`);
+          };
+          let repository;
+          apiCold.push(await time(async () => check(await (repository = await cairn.openRepository(url, { projectDirectory: project })).listExperiments())));
+          const from = proxy.log.length;
+          apiWarm.push(await time(async () => check(await repository.listExperiments())));
+          apiWarmRequests.push(summarize(proxy.log.slice(from)));
+          await fs.rm(cache, { recursive: true, force: true });
+        }
+      } finally {
+        for (const key of ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "CAIRN_CACHE_DIR"]) {
+          if (savedEnvironment[key] === undefined) delete process.env[key];
+          else process.env[key] = savedEnvironment[key];
+        }
+      }
+      const apiOnlyList = apiWarmRequests.every((r) => Object.keys(r).every((kind) => kind === "LIST"));
       const baseline = awsList(s3.env, s3.endpoint);
       const scale = `${experimentCount.toLocaleString("en")} experiments × ${checkpointCount} checkpoints`;
       const onlyList = warmRequests.every((r) => Object.keys(r).every((kind) => kind === "LIST"));
@@ -83,6 +111,22 @@ export default {
           baseline: baseline === null ? undefined : { label: "aws s3 ls experiments/", value: baseline },
           limit: { max: 1 },
           note: `${spread(warm)}; requests: ${describe(warmRequests.at(-1))} (${onlyList ? "LIST only, as required" : "NOT only LIST"}).`,
+        },
+        {
+          label: `experiments.list(), S3 (radosgw), cold: new Repository, empty local cache, ${scale}`,
+          value: median(apiCold),
+          unit: "s",
+          baseline: baseline === null ? undefined : { label: "aws s3 ls experiments/", value: baseline },
+          limit: { max: 10 },
+          note: `${spread(apiCold)}; in the benchmark's own process (no Node start).`,
+        },
+        {
+          label: `experiments.list(), S3 (radosgw), warm: same Repository, nothing changed, ${scale}`,
+          value: median(apiWarm),
+          unit: "s",
+          baseline: baseline === null ? undefined : { label: "aws s3 ls experiments/", value: baseline },
+          limit: { max: 1 },
+          note: `${spread(apiWarm)}; requests: ${describe(apiWarmRequests.at(-1))} (${apiOnlyList ? "LIST only, as required" : "NOT only LIST"}).`,
         },
       ];
     } finally {
