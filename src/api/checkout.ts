@@ -7,6 +7,7 @@ import { CairnError } from "../errors.js";
 import { hashFile } from "../repository/hash.js";
 import { openFileStream } from "../repository/objects.js";
 import { safeJoin } from "../repository/paths.js";
+import { copyStampedFile } from "../repository/stamped-copy.js";
 import type { TreeEntry } from "../repository/types.js";
 import type { Storage } from "../storage/storage.js";
 
@@ -43,7 +44,8 @@ export function selectEntries(entries: TreeEntry[], wanted: string | undefined):
 /**
  * Writes stored files into a folder, never outside it. Non-destructive: when a file exists with
  * other contents, nothing is written and the error lists every such file, unless `force`.
- * Each file is streamed into a temporary file beside its target, verified, then renamed.
+ * Each file is streamed into a temporary file beside its target, verified, then renamed (or,
+ * verified before and unchanged since, copied there by the kernel: stamped-copy.ts).
  *
  * @example
  * await checkoutEntries(storage, tree.files, { outputDirectory: "weights" }, "checkpoint 3ccb2f1");
@@ -93,14 +95,17 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
     await safeJoin(outputDirectory, entry.path);
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.cairn-${randomBytes(4).toString("hex")}`);
     try {
-      const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
-      if (options.onProgress) {
-        source.on("data", (chunk: Buffer) => {
-          done += chunk.length;
-          options.onProgress!(done, total);
-        });
+      const progress = (bytes: number): void => {
+        done += bytes;
+        options.onProgress?.(done, total);
+      };
+      // A file of a local repository verified before and unchanged since is copied by the
+      // kernel (stamped-copy.ts); anything else is read and verified as it is written.
+      if (!(await copyStampedFile(storage, entry, temporary, entry.mode, progress))) {
+        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
+        if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
+        await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
       }
-      await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);
     } catch (error) {

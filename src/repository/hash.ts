@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
-import { Transform, type TransformCallback } from "node:stream";
 
 /**
  * SHA-256 of a file, streamed (memory stays flat whatever the size). Node's crypto is OpenSSL,
@@ -89,28 +88,4 @@ async function writeFully(output: fs.FileHandle, buffer: Buffer, length: number,
     const { bytesWritten } = await output.write(buffer, written, length - written, position + written);
     written += bytesWritten;
   }
-}
-
-/**
- * A pass-through stream that checks the bytes against an expected SHA-256 and size, and fails
- * at the end (before signalling completion) when they differ.
- *
- * @example
- * stream.pipe(verifyingStream(entry.sha256, entry.size, () => new Error("bad object")));
- */
-export function verifyingStream(expectedSha256: string, expectedSize: number | null, onMismatch: (actual: string, size: number) => Error): Transform {
-  const hash = createHash("sha256");
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback: TransformCallback) {
-      const actual = hash.digest("hex");
-      if (actual !== expectedSha256 || (expectedSize !== null && size !== expectedSize)) callback(onMismatch(actual, size));
-      else callback();
-    },
-  });
 }

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { CairnError } from "../errors.js";
 import type { Storage } from "../storage/storage.js";
-import { hashBytes, verifyingStream } from "./hash.js";
+import { hashBytes } from "./hash.js";
 import { objectKey } from "./layout.js";
+import { currentTokens, isStamped, saveStamp, type ObjectTokens } from "./read-stamps.js";
 import { parseTree } from "./validate.js";
 import type { Tree, TreeEntry } from "./types.js";
 
@@ -62,25 +63,62 @@ export async function readTree(storage: Storage, sha256: string, context: Object
   }
 }
 
+/** How a read checks the bytes it delivers. */
+export interface OpenFileOptions {
+  /**
+   * Hash the file even when a read stamp says it was verified before and is unchanged since
+   * (read-stamps.ts): what `cairn verify` does.
+   */
+  ignoreStamps?: boolean;
+}
+
 /**
  * A stream of one file's contents, verified against its SHA-256 and size as it flows: a mismatch
- * fails the stream at the end with an error naming the object.
+ * fails the stream at the end (before it ends) with an error naming the object.
+ *
+ * On a local disk, a file Cairn has verified before (or written from bytes it hashed) whose
+ * objects are unchanged since is not hashed again (read-stamps.ts); a read that verified the
+ * file stamps it.
  *
  * @example
  * const stream = await openFileStream(storage, entry, "model.pth of checkpoint 3ccb2f1");
  */
-export async function openFileStream(storage: Storage, entry: TreeEntry, context: ObjectContext): Promise<Readable> {
-  if (entry.chunks) return openChunkedStream(storage, entry, context);
+export async function openFileStream(storage: Storage, entry: TreeEntry, context: ObjectContext, options: OpenFileOptions = {}): Promise<Readable> {
+  const tokens = options.ignoreStamps ? null : await currentTokens(storage, entry);
+  const check: Check = (await isStamped(storage, entry, tokens)) ? "none" : "whole";
+  const stampAfter = check === "whole" ? tokens : null;
+  return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter) : openWholeStream(storage, entry, context, check, stampAfter);
+}
+
+/** "whole": the file's SHA-256 over all its bytes, and its size; "none": its size only (a valid read stamp). */
+type Check = "whole" | "none";
+
+/** A file stored as one object, streamed. With `stampAfter`, a read that verified saves a stamp. */
+async function openWholeStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens): Promise<Readable> {
   const key = objectKey(entry.sha256);
   const source = await storage.getStream(key).catch((error: Error) => {
     throw interrupted(error, key, context);
   });
   if (source === null) throw new CairnError("CORRUPT", `Object ${key} (${context}) is missing from the repository.`, { details: { key } });
-  const check = verifyingStream(entry.sha256, entry.size, (actual, size) =>
-    new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: expected ${entry.size} bytes with SHA-256 ${entry.sha256}, read ${size} bytes hashing to ${actual}.`, { details: { key } }),
-  );
-  source.on("error", (error) => check.destroy(interrupted(error, key, context)));
-  return source.pipe(check);
+  const mismatch = (actual: string | null, size: number): CairnError =>
+    new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: expected ${entry.size} bytes with SHA-256 ${entry.sha256}, read ${size} bytes${actual === null ? "" : ` hashing to ${actual}`}.`, { details: { key } });
+  const hash = check === "none" ? null : createHash("sha256");
+  let size = 0;
+  const checked = new Transform({
+    transform(piece: Buffer, _encoding, callback: TransformCallback) {
+      hash?.update(piece);
+      size += piece.length;
+      callback(null, piece);
+    },
+    flush(callback: TransformCallback) {
+      const actual = hash === null ? null : hash.digest("hex");
+      if (size !== entry.size || (actual !== null && actual !== entry.sha256)) return callback(mismatch(actual, size));
+      if (stampAfter === null) return callback();
+      saveStamp(storage, entry, stampAfter).then(() => callback(), () => callback());
+    },
+  });
+  source.on("error", (error) => checked.destroy(interrupted(error, key, context)));
+  return source.pipe(checked);
 }
 
 /**
@@ -110,7 +148,7 @@ const READ_AHEAD_CHUNKS = 8;
  * a damaged, missing or misplaced chunk cannot pass it; hashing each chunk as well would prove
  * nothing more about the bytes delivered and would double the CPU a read costs (measured: 1.3 s
  * more per GiB). So a chunk's own hash is computed only when the whole does not match, to name
- * the damaged object in the error.
+ * the damaged object.
  *
  * The hash runs on this thread. A version that hashed on a worker thread (the bytes copied
  * there, since a buffer storage hands out may be held elsewhere too: the object cache writes it
@@ -119,21 +157,25 @@ const READ_AHEAD_CHUNKS = 8;
  * against 2.25 s under load), so it was dropped. SHA-256 is sequential: one file's hash cannot
  * be spread over cores.
  */
-async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext): Promise<Readable> {
+async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens): Promise<Readable> {
   const chunks = entry.chunks ?? [];
-  const hash = createHash("sha256");
+  const hash = check === "whole" ? createHash("sha256") : null;
   let size = 0;
   const whole = new Transform({
     transform(piece: Buffer, _encoding, callback: TransformCallback) {
-      hash.update(piece);
+      hash?.update(piece);
       size += piece.length;
       callback(null, piece);
     },
     flush(callback: TransformCallback) {
-      const actual = hash.digest("hex");
-      if (actual === entry.sha256 && size === entry.size) return callback();
+      const actual = hash === null ? null : hash.digest("hex");
+      if (size === entry.size && (actual === null || actual === entry.sha256)) {
+        if (stampAfter === null) return callback();
+        saveStamp(storage, entry, stampAfter).then(() => callback(), () => callback());
+        return;
+      }
       findDamagedChunk(storage, chunks, context).then(
-        (damaged) => callback(damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together hash to ${actual}, not ${entry.sha256}.`)),
+        (damaged) => callback(damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together ${actual === null ? `hold ${size} bytes, not ${entry.size}` : `hash to ${actual}, not ${entry.sha256}`}.`)),
         (error: Error) => callback(error),
       );
     },

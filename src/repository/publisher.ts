@@ -6,6 +6,7 @@ import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
 import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
 import { hashBytes } from "./hash.js";
 import { encodeTree } from "./objects.js";
+import { currentTokens, saveStamp } from "./read-stamps.js";
 import { experimentKey, objectKey, summaryKey } from "./layout.js";
 import { encodeSummary } from "./summary.js";
 import type { ExperimentSpool } from "./spool.js";
@@ -75,6 +76,8 @@ export class SpoolPublisher {
   private readonly publishedTrees = new Map<string, string>();
   /** Whether to ask if each chunk exists before writing it: always on a local disk, where asking is cheap. */
   private readonly probeFirst: boolean;
+  /** Chunks this publisher wrote itself (not found there), for read stamps (see chunkFile). */
+  private readonly writtenHere = new Set<string>();
   /** Whether the chunk last looked at was in the repository already (see uploadChunk). */
   private lastChunkExisted = true;
   /** The counters of the round in progress (null between rounds). */
@@ -259,6 +262,12 @@ export class SpoolPublisher {
     // The list must outlive the captured copy, for a publish redone after a crash.
     await saveChunkList(this.spool.directory, sha256, chunks);
     await fs.rm(local, { force: true });
+    // Every chunk just hashed and written by this publisher: a local checkout of the file need
+    // not hash it again (read-stamps.ts). A chunk that was there before is someone else's bytes.
+    if (chunks.every((chunk) => this.writtenHere.has(chunk.sha256))) {
+      const file = { sha256, size, chunks };
+      await saveStamp(this.storage, file, await currentTokens(this.storage, file));
+    }
     return chunks;
   }
 
@@ -339,7 +348,9 @@ export class SpoolPublisher {
       if (bytesRead === 0) throw new CairnError("CORRUPT", `Captured file ${local} ended before its chunk at offset ${chunk.offset}.`);
       done += bytesRead;
     }
-    this.lastChunkExisted = !(await this.storage.putIfAbsent(key, bytes));
+    const written = await this.storage.putIfAbsent(key, bytes);
+    if (written) this.writtenHere.add(chunk.sha256);
+    this.lastChunkExisted = !written;
     this.published.add(chunk.sha256);
     this.count(chunk.size, 0, 0);
   }

@@ -54,6 +54,11 @@ export interface Storage {
   folderVersion?(prefixes: readonly string[]): string | null;
   /** Deletes an object; absent is fine. */
   delete(key: string): Promise<void>;
+  /**
+   * The file on this machine that holds `key`, for drivers whose objects are plain files (a
+   * local folder): lets a checkout copy them in the kernel. Optional; remote drivers have none.
+   */
+  localPath?(key: string): string;
   /** A local folder for this repository's spool and caches, on this machine. */
   localStateDirectory(): string;
   /** Releases connections (remote drivers); the storage is not used afterwards. Optional. */

@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { isRemoteUrl } from "../storage/cache-directory.js";
+import type { Storage } from "../storage/storage.js";
+import { objectKey } from "./layout.js";
+import type { TreeEntry } from "./types.js";
+
+/**
+ * Read stamps: which stored files of a repository on this machine's disk Cairn has already
+ * verified, so that reading them again (checkout, open()) need not hash every byte again.
+ *
+ * A stamp says "the objects holding file F hashed right while their files had these stat
+ * tokens" (inode, size, modification and change times in nanoseconds: the local driver's etag).
+ * Any write to an object file changes its change time, which no program can set back, and any
+ * replacement changes its inode; so an object whose token is unchanged holds the bytes that were
+ * verified. Like git's index, this trusts the file system to report changes; `cairn verify`
+ * never uses stamps and hashes everything.
+ *
+ * Stamps are written by whoever verified a file: a reader that hashed every object, or the
+ * publisher for chunks it has just hashed and written itself. They live in
+ * `local/verified/<aa>/<sha256>` (local state, not part of the format): deleting them only makes
+ * the next read hash again. Remote repositories have none: their bytes cross a network, and
+ * asking for each object's etag would cost a request per chunk.
+ */
+
+/** What a stamp needs of a stored file: its hash, size and chunks (a tree entry will do). */
+export type StoredFile = Pick<TreeEntry, "sha256" | "size" | "chunks">;
+
+/** The tokens of a file's objects, in order, as found now; null when stamps do not apply. */
+export type ObjectTokens = string[] | null;
+
+interface StampFile {
+  size: number;
+  /** [object SHA-256, token] in the file's order. */
+  objects: [string, string][];
+}
+
+/**
+ * The object hashes that hold a stored file, in order.
+ *
+ * @example
+ * objectsOf({ sha256, size, chunks: [{ sha256: a, size: 1 }] }); // [a]
+ */
+export function objectsOf(entry: StoredFile): string[] {
+  return entry.chunks ? entry.chunks.map((chunk) => chunk.sha256) : [entry.sha256];
+}
+
+function stampPath(storage: Storage, sha256: string): string {
+  return path.join(storage.localStateDirectory(), "verified", sha256.slice(0, 2), sha256);
+}
+
+/**
+ * The current tokens of a file's objects, or null when the repository is remote or an object is
+ * missing (then the read reports it). Taken before reading: a stamp saved after verification
+ * records these, so an object changed while it was read is hashed again next time.
+ *
+ * @example
+ * const tokens = await currentTokens(storage, entry);
+ */
+export async function currentTokens(storage: Storage, entry: StoredFile): Promise<ObjectTokens> {
+  if (isRemoteUrl(storage.url)) return null;
+  const infos = await Promise.all(objectsOf(entry).map((sha256) => storage.stat(objectKey(sha256))));
+  if (infos.some((info) => info === null)) return null;
+  return infos.map((info) => info!.etag);
+}
+
+/**
+ * True when a stamp says the file was verified and every object's token is still the same.
+ *
+ * @example
+ * if (await isStamped(storage, entry, await currentTokens(storage, entry))) { … no hashing … }
+ */
+export async function isStamped(storage: Storage, entry: StoredFile, tokens: ObjectTokens): Promise<boolean> {
+  if (tokens === null) return false;
+  let stamp: StampFile;
+  try {
+    stamp = JSON.parse(await fs.readFile(stampPath(storage, entry.sha256), "utf8")) as StampFile;
+  } catch {
+    return false; // none, or torn by a crash: hash again
+  }
+  const objects = objectsOf(entry);
+  if (stamp.size !== entry.size || !Array.isArray(stamp.objects) || stamp.objects.length !== objects.length) return false;
+  return objects.every((sha256, i) => stamp.objects[i]?.[0] === sha256 && stamp.objects[i]?.[1] === tokens[i]);
+}
+
+/**
+ * Records that a file's objects, with these tokens, were verified. Best effort: a stamp that
+ * cannot be written only means hashing again next time.
+ *
+ * @example
+ * await saveStamp(storage, entry, tokens); // after every object hashed right
+ */
+export async function saveStamp(storage: Storage, entry: StoredFile, tokens: ObjectTokens): Promise<void> {
+  if (tokens === null) return;
+  const file = stampPath(storage, entry.sha256);
+  const stamp: StampFile = { size: entry.size, objects: objectsOf(entry).map((sha256, i) => [sha256, tokens[i]!]) };
+  const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(temporary, JSON.stringify(stamp));
+    await fs.rename(temporary, file);
+  } catch {
+    await fs.rm(temporary, { force: true }).catch(() => {});
+  }
+}

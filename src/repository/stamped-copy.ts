@@ -1,0 +1,86 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs/promises";
+import { constants } from "node:fs";
+import type { Storage } from "../storage/storage.js";
+import { objectKey } from "./layout.js";
+import { currentTokens, isStamped, objectsOf, type StoredFile } from "./read-stamps.js";
+
+/**
+ * How many bytes of chunks one `cat` concatenates: the progress callback is called after each
+ * batch, and the list of paths stays far below the system's argument limit.
+ */
+const BATCH_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Copies a stored file of a local repository into a new file `target` without passing its bytes
+ * through this process, when a read stamp shows its objects were verified and are unchanged
+ * (read-stamps.ts); false when that does not apply (nothing is then left at `target`), and the
+ * caller reads the file the usual, verifying way.
+ *
+ * Why: a copy through JavaScript buffers costs about twice what `cp` does (measured on the
+ * benchmark machine: 0.8-1.2 s of CPU per GiB against 0.45-0.75 s), because every byte is copied
+ * from the page cache into the process and back; the kernel can copy between files directly
+ * (copy_file_range). Node offers that only for whole files (`fs.copyFile`, used for a file
+ * stored whole); for the chunks of a chunked file, GNU `cat` (coreutils 9 and later) does it,
+ * appending each object in order to the same open file. If `cat` is missing or fails, the
+ * ordinary read is used.
+ *
+ * The objects' tokens are checked again after copying: an object changed meanwhile makes this
+ * return false, and the caller's read then hashes it.
+ *
+ * @example
+ * if (!(await copyStampedFile(storage, entry, temporary, entry.mode, onBytes))) { … stream and verify … }
+ */
+export async function copyStampedFile(storage: Storage, entry: StoredFile, target: string, mode: number, onBytes?: (bytes: number) => void): Promise<boolean> {
+  if (storage.localPath === undefined || process.platform !== "linux") return false;
+  const tokens = await currentTokens(storage, entry);
+  if (!(await isStamped(storage, entry, tokens))) return false;
+  const files = objectsOf(entry).map((sha256) => storage.localPath!(objectKey(sha256)));
+  let copied = false;
+  try {
+    if (entry.chunks) copied = await concatenate(files, entry.chunks.map((c) => c.size), target, mode, onBytes);
+    else {
+      await fs.copyFile(files[0]!, target, constants.COPYFILE_EXCL);
+      await fs.chmod(target, mode);
+      onBytes?.(entry.size);
+      copied = true;
+    }
+    if (copied) {
+      const after = await currentTokens(storage, entry);
+      const size = (await fs.stat(target)).size;
+      copied = size === entry.size && after !== null && after.every((token, i) => token === tokens![i]);
+    }
+  } finally {
+    if (!copied) await fs.rm(target, { force: true });
+  }
+  return copied;
+}
+
+/** Appends `files` in order to a new file `target` with `cat`, in batches; false if `cat` could not. */
+async function concatenate(files: string[], sizes: number[], target: string, mode: number, onBytes?: (bytes: number) => void): Promise<boolean> {
+  const output = await fs.open(target, "wx", mode);
+  try {
+    let start = 0;
+    while (start < files.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < files.length && (end === start || bytes + sizes[end]! <= BATCH_BYTES)) bytes += sizes[end++]!;
+      if (!(await cat(files.slice(start, end), output.fd))) return false;
+      onBytes?.(bytes);
+      start = end;
+    }
+    return true;
+  } finally {
+    await output.close();
+  }
+}
+
+/** Runs `/bin/cat -- files…` writing to `fd` (at its current offset, which it advances). */
+function cat(files: string[], fd: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // By absolute path: a different `cat` earlier on PATH must not write the file.
+    const child = spawn("/bin/cat", ["--", ...files], { stdio: ["ignore", fd, "ignore"] });
+    child.on("error", () => resolve(false));
+    child.on("close", (code) => resolve(code === 0));
+  });
+}
