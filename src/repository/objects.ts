@@ -84,7 +84,7 @@ export interface OpenFileOptions {
  * const stream = await openFileStream(storage, entry, "model.pth of checkpoint 3ccb2f1");
  */
 export async function openFileStream(storage: Storage, entry: TreeEntry, context: ObjectContext, options: OpenFileOptions = {}): Promise<Readable> {
-  const tokens = options.ignoreStamps ? null : await currentTokens(storage, entry);
+  const tokens = options.ignoreStamps ? null : currentTokens(storage, entry);
   const check: Check = (await isStamped(storage, entry, tokens)) ? "none" : "whole";
   const stampAfter = check === "whole" ? tokens : null;
   return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter) : openWholeStream(storage, entry, context, check, stampAfter);

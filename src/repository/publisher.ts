@@ -266,7 +266,7 @@ export class SpoolPublisher {
     // not hash it again (read-stamps.ts). A chunk that was there before is someone else's bytes.
     if (chunks.every((chunk) => this.writtenHere.has(chunk.sha256))) {
       const file = { sha256, size, chunks };
-      await saveStamp(this.storage, file, await currentTokens(this.storage, file));
+      await saveStamp(this.storage, file, currentTokens(this.storage, file));
     }
     return chunks;
   }

@@ -33,7 +33,7 @@ const BATCH_BYTES = 256 * 1024 * 1024;
  */
 export async function copyStampedFile(storage: Storage, entry: StoredFile, target: string, mode: number, onBytes?: (bytes: number) => void): Promise<boolean> {
   if (storage.localPath === undefined || process.platform !== "linux") return false;
-  const tokens = await currentTokens(storage, entry);
+  const tokens = currentTokens(storage, entry);
   if (!(await isStamped(storage, entry, tokens))) return false;
   const files = objectsOf(entry).map((sha256) => storage.localPath!(objectKey(sha256)));
   let copied = false;
@@ -46,7 +46,7 @@ export async function copyStampedFile(storage: Storage, entry: StoredFile, targe
       copied = true;
     }
     if (copied) {
-      const after = await currentTokens(storage, entry);
+      const after = currentTokens(storage, entry);
       const size = (await fs.stat(target)).size;
       copied = size === entry.size && after !== null && after.every((token, i) => token === tokens![i]);
     }

@@ -55,6 +55,7 @@ export function backgroundStorage(storage: Storage): Storage {
     list: (prefix) => storage.list(prefix),
     ...(storage.listKeys ? { listKeys: (prefix: string) => storage.listKeys!(prefix) } : {}),
     delete: (key) => call({ op: "delete", key }, () => storage.delete(key)),
+    ...(storage.localPath ? { localPath: (key: string) => storage.localPath!(key) } : {}),
     localStateDirectory: () => storage.localStateDirectory(),
   };
 }
