@@ -29,6 +29,7 @@ export async function readObject(storage: Storage, sha256: string, context: Obje
   if (actual !== sha256) {
     throw new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: its contents hash to ${actual}.`, { details: { key } });
   }
+  storage.confirmObjects?.([sha256]);
   return bytes;
 }
 
@@ -170,6 +171,8 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
     flush(callback: TransformCallback) {
       const actual = hash === null ? null : hash.digest("hex");
       if (size === entry.size && (actual === null || actual === entry.sha256)) {
+        // Every chunk is now known good: the object cache may keep the copies it wrote.
+        if (actual !== null) storage.confirmObjects?.(chunks.map((chunk) => chunk.sha256));
         if (stampAfter === null) return callback();
         saveStamp(storage, entry, stampAfter).then(() => callback(), () => callback());
         return;

@@ -187,6 +187,7 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
       return;
     }
     results.set(sha256, { state: "ok", detail: "" });
+    storage.confirmObjects?.([sha256]);
     let tree: Tree;
     try {
       tree = parseTree(bytes, key);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, webcrypto } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -8,11 +8,14 @@ import type { Storage } from "./storage.js";
 
 export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
 
+/** Unconfirmed copies older than this are left-overs (see `pending`): a read takes minutes at most. */
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+
 /**
  * Wraps a remote storage so whole-object reads of `objects/…` are kept on local disk: a second
  * `open()` of the same checkpoint reads from disk. Objects are immutable and named by their
  * hash, so one cache serves every repository; an entry is kept only when its bytes hash to its
- * name. The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently
+ * name (a streamed object is hashed here; one read whole waits for its reader to confirm it). The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently
  * used entries go first.
  *
  * @example
@@ -42,18 +45,20 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
   }
 
   /**
-   * Keeps a copy of bytes already read whole, if they hash to their name; in the background, so
-   * the reader has its bytes at once. Failures only mean no copy (a full disk, a cleared cache).
+   * Downloaded objects written to the cache under temporary names, waiting for the reader to
+   * confirm their bytes hash right (confirmObjects): the reader hashes them anyway (a chunked
+   * file's whole SHA-256, a tree's own), and hashing them here as well cost about 0.8 s of CPU
+   * per GiB read, on the cores the download needs. Unconfirmed copies (a read that failed or was
+   * abandoned) are never used and are removed by the next trim.
    */
+  const pending = new Map<string, Promise<string | null>[]>();
+
+  /** Writes a copy of bytes read whole, in the background (the reader has its bytes at once). */
   function keep(bytes: Buffer, sha256: string): void {
     const file = fileOf(sha256);
     const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
-    void (async () => {
+    const written = (async (): Promise<string | null> => {
       try {
-        // WebCrypto's digest runs on libuv's thread pool: reading a chunked file is hundreds of
-        // these, and hashing them on the main thread (about 1 s per GiB) slowed the read itself.
-        const digest = Buffer.from(await webcrypto.subtle.digest("SHA-256", bytes)).toString("hex");
-        if (digest !== sha256) return;
         await ensureFolder(path.dirname(file));
         await fs.writeFile(temporary, bytes).catch(async (error: NodeJS.ErrnoException) => {
           // The folder went away (`cairn cache clear` in another process): make it again, once.
@@ -62,12 +67,29 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
           await ensureFolder(path.dirname(file));
           await fs.writeFile(temporary, bytes);
         });
-        await fs.rename(temporary, file);
-        added(bytes.length);
+        return temporary;
+      } catch {
+        // No copy: a full disk, a cleared cache. Only a later read pays.
+        await fs.rm(temporary, { force: true }).catch(() => {});
+        return null;
+      }
+    })();
+    pending.set(sha256, [...(pending.get(sha256) ?? []), written]);
+  }
+
+  /** Moves confirmed copies into place. */
+  async function promote(sha256: string, copies: Promise<string | null>[]): Promise<void> {
+    for (const copy of copies) {
+      const temporary = await copy;
+      if (temporary === null) continue;
+      try {
+        const { size } = await fs.stat(temporary);
+        await fs.rename(temporary, fileOf(sha256));
+        added(size);
       } catch {
         await fs.rm(temporary, { force: true }).catch(() => {});
       }
-    })();
+    }
   }
 
   async function hit(sha256: string): Promise<string | null> {
@@ -154,11 +176,14 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
   async function trim(): Promise<void> {
     addedSinceScan = 0;
     const entries: { file: string; size: number; used: number }[] = [];
+    const stale = Date.now() - STALE_TEMPORARY_MS;
     for (const folder of await fs.readdir(directory).catch(() => [] as string[])) {
       for (const name of await fs.readdir(path.join(directory, folder)).catch(() => [] as string[])) {
         const file = path.join(directory, folder, name);
         const stats = await fs.stat(file).catch(() => null);
-        if (stats?.isFile()) entries.push({ file, size: stats.size, used: stats.mtimeMs });
+        // A copy never confirmed (its read failed, or its process died): not an entry.
+        if (stats?.isFile() && name.includes(".tmp-") && stats.mtimeMs < stale) await fs.rm(file, { force: true });
+        else if (stats?.isFile()) entries.push({ file, size: stats.size, used: stats.mtimeMs });
       }
     }
     let total = entries.reduce((sum, e) => sum + e.size, 0);
@@ -183,6 +208,14 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       const bytes = await inner.get(key);
       if (bytes !== null) keep(bytes, sha256);
       return bytes;
+    },
+    confirmObjects(sha256s) {
+      for (const sha256 of sha256s) {
+        const copies = pending.get(sha256);
+        if (copies === undefined) continue;
+        pending.delete(sha256);
+        void promote(sha256, copies);
+      }
     },
     async getStream(key, range) {
       const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;

@@ -59,6 +59,12 @@ export interface Storage {
    * local folder): lets a checkout copy them in the kernel. Optional; remote drivers have none.
    */
   localPath?(key: string): string;
+  /**
+   * Tells a caching layer that objects it handed out through `get` were verified by the caller
+   * (their bytes hash to their names): the object cache keeps a downloaded object only then, so
+   * the reader's hash is the only one. Optional; only the object cache has it.
+   */
+  confirmObjects?(sha256s: readonly string[]): void;
   /** A local folder for this repository's spool and caches, on this machine. */
   localStateDirectory(): string;
   /** Releases connections (remote drivers); the storage is not used afterwards. Optional. */

@@ -1,0 +1,111 @@
+/**
+ * The object cache of a remote repository (src/storage/object-cache.ts): a chunked file read from
+ * S3 is kept on local disk only once the reader has verified it whole, so each byte is hashed
+ * once, and a damaged chunk never becomes a cache entry. Real radosgw, real cache folder.
+ */
+import { createCipheriv, createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as cairn from "../../src/index.js";
+import { objectKey } from "../../src/repository/layout.js";
+import { openStorage } from "../../src/storage/open.js";
+import { makeProject } from "../helpers/project.js";
+import { s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
+
+const MiB = 1024 * 1024;
+const projects: string[] = [];
+afterEach(async () => {
+  for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
+function pseudoRandom(size: number, seed: string): Buffer {
+  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
+}
+
+/** The cache's files, by name: entries (`<sha256>`) and copies not yet confirmed (`.tmp-`). */
+async function cacheFiles(): Promise<{ entries: string[]; unconfirmed: string[] }> {
+  const root = path.join(process.env.CAIRN_CACHE_DIR!, "objects");
+  const names: string[] = [];
+  for (const folder of await fs.readdir(root).catch(() => [] as string[])) names.push(...(await fs.readdir(path.join(root, folder))));
+  return { entries: names.filter((n) => !n.includes(".tmp-")), unconfirmed: names.filter((n) => n.includes(".tmp-")) };
+}
+
+/** Waits until `check` passes (the cache moves confirmed copies into place in the background). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await check();
+    } catch (error) {
+      if (i >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describe("the object cache of an S3 repository", () => {
+  it("keeps a chunked file's chunks once the file is verified whole, then reads them from disk", async () => {
+    s3Environment();
+    await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
+    const bytes = pseudoRandom(11 * MiB, "kept once verified");
+    const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
+    projects.push(dir);
+    const url = s3RepositoryUrl();
+    const repository = await cairn.openRepository(url, { projectDirectory: dir });
+    const run = await repository.init({ path: "code" });
+    await run.checkpoint({ path: "weights.bin" });
+    await run.stop();
+    const checkpoint = (await (await cairn.openRepository(url)).getExperiment(run.id)).latest()!;
+    const [entry] = await checkpoint.files();
+    const chunks = entry!.chunks!.map((c) => c.sha256);
+    expect(chunks.length).toBeGreaterThan(3);
+
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+    await eventually(async () => {
+      const { entries, unconfirmed } = await cacheFiles();
+      expect(entries).toEqual(expect.arrayContaining(chunks));
+      expect(unconfirmed).toEqual([]);
+    });
+
+    // The bucket's copy of a chunk damaged: the cached, verified copy is what is read now.
+    const storage = await openStorage(url);
+    await storage.put(objectKey(chunks[1]!), Buffer.alloc(entry!.chunks![1]!.size, 1));
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+    await storage.close?.();
+  });
+
+  it("keeps nothing of a file that does not verify (its chunks are confirmed together), and reads them again next time", async () => {
+    s3Environment();
+    const bytes = pseudoRandom(10 * MiB, "damaged in the bucket");
+    const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
+    projects.push(dir);
+    const url = s3RepositoryUrl();
+    const repository = await cairn.openRepository(url, { projectDirectory: dir });
+    const run = await repository.init({ path: "code" });
+    await run.checkpoint({ path: "weights.bin" });
+    await run.stop();
+    await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
+    const checkpoint = (await (await cairn.openRepository(url)).getExperiment(run.id)).latest()!;
+    const [entry] = await checkpoint.files();
+    const victim = entry!.chunks![2]!;
+    const storage = await openStorage(url);
+    const good = await storage.get(objectKey(victim.sha256));
+    // Same size, other bytes: only a hash tells.
+    await storage.put(objectKey(victim.sha256), Buffer.from(good!.map((b) => b ^ 0xff)));
+
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await checkpoint.read("weights.bin").then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(cairn.CairnError);
+      expect((error as cairn.CairnError).code).toBe("CORRUPT");
+      expect((error as cairn.CairnError).message).toContain(objectKey(victim.sha256));
+      const { entries } = await cacheFiles();
+      expect(entries.filter((name) => entry!.chunks!.some((c) => c.sha256 === name))).toEqual([]);
+    }
+
+    await storage.put(objectKey(victim.sha256), good!);
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+    await storage.close?.();
+  });
+});
