@@ -13,13 +13,13 @@ import type { TreeEntry } from "./types.js";
  *
  * A stamp says "the objects holding file F hashed right while their files had these stat
  * tokens" (inode, size, modification and change times in nanoseconds).
- * Any write to an object file changes its change time, which no program can set back, and any
- * replacement changes its inode; so an object whose token is unchanged holds the bytes that were
+ * Any write to an object file changes its change time, which programs cannot set (utimes sets
+ * only the other two), and any replacement changes its inode; so an object whose token is unchanged holds the bytes that were
  * verified. Like git's index, this trusts the file system to report changes; `cairn verify`
  * never uses stamps and hashes everything.
  *
- * Stamps are written by whoever verified a file: a reader that hashed every object, or the
- * publisher for chunks it has just hashed and written itself. They live in
+ * Stamps are written by whoever verified a file: a reader that checked the whole file's hash, or
+ * the publisher for a file whose chunks it has just cut, hashed and written itself. They live in
  * `local/verified/<aa>/<sha256>` (local state, not part of the format): deleting them only makes
  * the next read hash again. Remote repositories have none: their bytes cross a network, and
  * asking for each object's etag would cost a request per chunk.
