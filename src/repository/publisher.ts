@@ -1,6 +1,7 @@
 import * as fs from "node:fs/promises";
 import { CairnError } from "../errors.js";
 import { isRemoteUrl } from "../storage/cache-directory.js";
+import { putFileRangeIfAbsent } from "../storage/file-range.js";
 import type { Storage } from "../storage/storage.js";
 import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
 import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
@@ -274,59 +275,56 @@ export class SpoolPublisher {
   /**
    * Cuts a captured file on the chunk worker and uploads each chunk the repository lacks while
    * the rest is still being cut. Each upload reads its chunk from the captured copy (one buffer
-   * of at most the maximum chunk size per upload in flight), straight into the storage's put:
-   * for a local folder that is one write of the chunk into `objects/`, and no other copy.
+   * of at most the maximum chunk size per upload in flight, reused: see putFileRangeIfAbsent),
+   * straight into the storage's put: for a local folder that is one write of the chunk into
+   * `objects/`, and no other copy; for a running experiment, the read and the upload are both
+   * on the background worker.
    */
   private async uploadChunks(local: string): Promise<LocatedChunk[]> {
-    const handle = await fs.open(local, "r");
-    try {
-      const queue: LocatedChunk[] = [];
-      const queued = new Set<string>();
-      const waiting: (() => void)[] = [];
-      let cutting = true;
-      let failure: unknown = null;
-      const uploader = async (): Promise<void> => {
-        for (;;) {
-          const chunk = queue.shift();
-          if (chunk) await this.uploadChunk(handle, local, chunk);
-          else if (!cutting) return;
-          else await new Promise<void>((resolve) => waiting.push(resolve));
-        }
-      };
-      const uploaders = Array.from({ length: this.concurrency }, () =>
-        uploader().catch((error: unknown) => {
-          // The first failure stops the uploads; the worker still finishes cutting its file.
-          failure ??= error;
-          queue.length = 0;
-        }),
-      );
-      let located: LocatedChunk[];
-      try {
-        // In the background the chunking worker must not keep the process alive either: exit
-        // handling, when the script ends, waits for it (see ExperimentWriter).
-        const onChunk = (chunk: LocatedChunk): void => {
-          if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) {
-            this.count(chunk.size, 0, 0);
-            return;
-          }
-          queued.add(chunk.sha256);
-          queue.push(chunk);
-          waiting.shift()?.();
-        };
-        located = await chunkAndHashFile(local, onChunk, undefined, { keepAlive: !this.background });
-      } finally {
-        cutting = false;
-        for (const wake of waiting.splice(0)) wake();
-        await Promise.all(uploaders);
+    const queue: LocatedChunk[] = [];
+    const queued = new Set<string>();
+    const waiting: (() => void)[] = [];
+    let cutting = true;
+    let failure: unknown = null;
+    const uploader = async (): Promise<void> => {
+      for (;;) {
+        const chunk = queue.shift();
+        if (chunk) await this.uploadChunk(local, chunk);
+        else if (!cutting) return;
+        else await new Promise<void>((resolve) => waiting.push(resolve));
       }
-      if (failure) throw failure;
-      return located;
+    };
+    const uploaders = Array.from({ length: this.concurrency }, () =>
+      uploader().catch((error: unknown) => {
+        // The first failure stops the uploads; the worker still finishes cutting its file.
+        failure ??= error;
+        queue.length = 0;
+      }),
+    );
+    let located: LocatedChunk[];
+    try {
+      // In the background the chunking worker must not keep the process alive either: exit
+      // handling, when the script ends, waits for it (see ExperimentWriter).
+      const onChunk = (chunk: LocatedChunk): void => {
+        if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) {
+          this.count(chunk.size, 0, 0);
+          return;
+        }
+        queued.add(chunk.sha256);
+        queue.push(chunk);
+        waiting.shift()?.();
+      };
+      located = await chunkAndHashFile(local, onChunk, undefined, { keepAlive: !this.background });
     } finally {
-      await handle.close();
+      cutting = false;
+      for (const wake of waiting.splice(0)) wake();
+      await Promise.all(uploaders);
     }
+    if (failure) throw failure;
+    return located;
   }
 
-  private async uploadChunk(handle: fs.FileHandle, local: string, chunk: LocatedChunk): Promise<void> {
+  private async uploadChunk(local: string, chunk: LocatedChunk): Promise<void> {
     const key = objectKey(chunk.sha256);
     // Most chunks of a changed file are in the repository already, in long runs, and the new
     // ones come in runs too. Asking first (a stat: a HEAD request on a remote store) saves
@@ -341,14 +339,7 @@ export class SpoolPublisher {
         return;
       }
     }
-    const bytes = Buffer.allocUnsafe(chunk.size);
-    let done = 0;
-    while (done < chunk.size) {
-      const { bytesRead } = await handle.read(bytes, done, chunk.size - done, chunk.offset + done);
-      if (bytesRead === 0) throw new CairnError("CORRUPT", `Captured file ${local} ended before its chunk at offset ${chunk.offset}.`);
-      done += bytesRead;
-    }
-    const written = await this.storage.putIfAbsent(key, bytes);
+    const written = await putFileRangeIfAbsent(this.storage, key, local, chunk);
     if (written) this.writtenHere.add(chunk.sha256);
     this.lastChunkExisted = !written;
     this.published.add(chunk.sha256);

@@ -37,6 +37,13 @@ export interface Storage {
    * file is left in place (a driver may hard-link it). The caller has already made it durable.
    */
   putFileIfAbsent(key: string, localPath: string): Promise<boolean>;
+  /**
+   * Stores `range.size` bytes of a local file from `range.offset` under `key`, only when absent;
+   * false when it already existed. Optional: where it is missing, putFileRangeIfAbsent
+   * (file-range.ts) reads the range and calls putIfAbsent. The background storage has it, so
+   * that a chunk is read on the thread that uploads it.
+   */
+  putFileRangeIfAbsent?(key: string, localPath: string, range: { offset: number; size: number }): Promise<boolean>;
   /** Every object whose key starts with `prefix`, recursively, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
