@@ -133,9 +133,11 @@ function interrupted(error: Error, key: string, context: ObjectContext): Error {
 
 /**
  * How many chunks of a chunked file are read ahead: fetched in parallel while the earlier ones
- * are consumed (at most this many times the largest chunk, 4 MiB, in memory).
+ * are consumed (at most this many times the largest chunk, 4 MiB, in memory; 22 MiB on
+ * average). 16 rather than 8: a 1 GiB checkout from radosgw was faster in each of three
+ * alternating pairs (6.8-9.5 s against 7.4-9.9 s, on a loaded machine).
  */
-const READ_AHEAD_CHUNKS = 8;
+const READ_AHEAD_CHUNKS = 16;
 
 /**
  * Chunked files: the chunks in order, verified as the whole file's SHA-256 and size, like a file
