@@ -85,7 +85,8 @@ export default {
         await check(path.join(out, "whole", "model.bin"));
         // That read stamped the file, now as one object: stamp it as chunks again for the others.
         await fs.rm(stamp(entry.sha256));
-        await checkpoint.read("model.bin").then(() => fs.access(stamp(entry.sha256)));
+        for await (const piece of await checkpoint.open("model.bin")) void piece;
+        await fs.access(stamp(entry.sha256));
       },
       async open() {
         await sync();
