@@ -13,7 +13,7 @@ import {
 import { mapLimit, type RepositoryProblem } from "./load.js";
 import { statusOf } from "./status.js";
 import { summarize } from "./summary.js";
-import { parseExperimentRecord, parseExperimentSummary } from "./validate.js";
+import { parseExperimentRecord, parseExperimentSummaryBytes } from "./validate.js";
 import type { ExperimentStatus, ExperimentSummary } from "./types.js";
 
 /** An experiment as a listing reads it: its summary plus what only the reader knows. */
@@ -32,9 +32,20 @@ export interface ListedExperiment {
  * `folderVersion` is the storage's token for `experiments/` and `summaries/` taken before the
  * listing that left exactly these entries (with no problem): while the folders still have that
  * token, nothing was added, replaced or removed there, and the entries are the listing.
+ *
+ * An entry read in this process may carry `text`: the bytes its summary was parsed from, when
+ * they give exactly that summary (parseExperimentSummaryBytes), so that a store can write them
+ * instead of serialising the summary again; the store drops them once it has saved.
  */
-export interface SummaryCache extends Map<string, { etag: string; summary: ExperimentSummary }> {
+export interface SummaryCache extends Map<string, SummaryCacheEntry> {
   folderVersion?: string;
+}
+
+/** A summary read, by the etag of the object it came from. */
+export interface SummaryCacheEntry {
+  etag: string;
+  summary: ExperimentSummary;
+  text?: Buffer;
 }
 
 /**
@@ -103,7 +114,8 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
   ]);
 
   const used = new Set<string>();
-  const read = async (key: string, etag: string, parse: (bytes: Buffer) => ExperimentSummary): Promise<ExperimentSummary | null> => {
+  /** Reads `key` unless the cache has it with this etag; null when it was removed since the listing. */
+  const read = async (key: string, etag: string, parse: (bytes: Buffer) => { summary: ExperimentSummary; text?: Buffer }): Promise<ExperimentSummary | null> => {
     const cached = cache?.get(key);
     if (cached && cached.etag === etag) {
       used.add(key);
@@ -111,10 +123,14 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
     }
     const bytes = await storage.get(key);
     if (bytes === null) return null; // removed since the listing
-    const summary = parse(bytes);
-    cache?.set(key, { etag, summary });
+    const { summary, text } = parse(bytes);
+    cache?.set(key, text === undefined ? { etag, summary } : { etag, summary, text });
     used.add(key);
     return summary;
+  };
+  const parseSummary = (key: string) => (bytes: Buffer) => {
+    const { summary, exact } = parseExperimentSummaryBytes(bytes, key);
+    return exact ? { summary, text: bytes } : { summary };
   };
 
   // Summaries unchanged since the last call are taken synchronously: a promise per experiment
@@ -139,7 +155,7 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
     const summaryInfo = summaries.get(id);
     if (isFresh(summaryInfo, recordInfo)) {
       try {
-        summary = await read(summaryInfo.key, summaryInfo.etag, (bytes) => parseExperimentSummary(bytes, summaryInfo.key));
+        summary = await read(summaryInfo.key, summaryInfo.etag, parseSummary(summaryInfo.key));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
         // The record is the truth; a damaged summary only costs reading it.
@@ -149,7 +165,7 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
       try {
         const info = recordInfo ?? (await storage.stat(recordKey));
         if (info === null) return null; // removed since the listing
-        summary = await read(recordKey, info.etag, (bytes) => summarize(parseExperimentRecord(bytes, recordKey)));
+        summary = await read(recordKey, info.etag, (bytes) => ({ summary: summarize(parseExperimentRecord(bytes, recordKey)) }));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
         problems.push({ key: recordKey, experimentId: id, message: error.message });

@@ -209,29 +209,65 @@ export function parseExperimentRecord(bytes: Buffer | string, key: string): Expe
  * const summary = parseExperimentSummary(bytes, "summaries/e51….json");
  */
 export function parseExperimentSummary(bytes: Buffer | string, key: string): ExperimentSummary {
+  return parseExperimentSummaryBytes(bytes, key).summary;
+}
+
+/**
+ * parseExperimentSummary, and whether `bytes` parsed as they are give exactly the summary
+ * returned (the same keys in the same order, the same values), as the summaries Cairn writes do.
+ * A cache of summaries may then keep those bytes instead of serialising the summary again,
+ * which for 10,000 summaries costs more than reading them (summary-cache-store.ts).
+ *
+ * @example
+ * const { summary, exact } = parseExperimentSummaryBytes(bytes, "summaries/e51….json");
+ */
+export function parseExperimentSummaryBytes(bytes: Buffer | string, key: string): { summary: ExperimentSummary; exact: boolean } {
   try {
-    const raw = object(JSON.parse(bytes.toString()), "the summary");
-    const base = baseFields(raw, key, "Experiment summary");
-    const checkpointCount = count(raw.checkpointCount, "checkpointCount");
-    const latest = raw.latest === null || raw.latest === undefined ? null : checkpoint(raw.latest, checkpointCount - 1);
-    if ((latest === null) !== (checkpointCount === 0)) fail(`"latest" does not agree with "checkpointCount"`);
-    let best: ExperimentSummary["best"] = null;
-    if (raw.best !== null && raw.best !== undefined) {
-      const entry = object(raw.best, "best");
-      const index = count(entry.index, "best.index");
-      if (index >= checkpointCount) fail(`"best.index" is beyond the last checkpoint`);
-      best = { index, checkpoint: checkpoint(entry.checkpoint, index) };
-    }
-    let primaryMetric: ExperimentSummary["primaryMetric"] = null;
-    if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
-      const primary = object(raw.primaryMetric, "primaryMetric");
-      if (primary.goal !== "minimize" && primary.goal !== "maximize") fail(`primaryMetric.goal is not "minimize" or "maximize"`);
-      primaryMetric = { name: string(primary.name, "primaryMetric.name"), goal: primary.goal };
-    }
-    return { ...base, checkpointCount, primaryMetric, best, latest };
+    const parsed: unknown = JSON.parse(bytes.toString());
+    const summary = summaryOf(object(parsed, "the summary"), key);
+    return { summary, exact: sameJson(parsed, summary) };
   } catch (error) {
     throw corrupt(error, "Experiment summary", key);
   }
+}
+
+function summaryOf(raw: Record<string, unknown>, key: string): ExperimentSummary {
+  const base = baseFields(raw, key, "Experiment summary");
+  const checkpointCount = count(raw.checkpointCount, "checkpointCount");
+  const latest = raw.latest === null || raw.latest === undefined ? null : checkpoint(raw.latest, checkpointCount - 1);
+  if ((latest === null) !== (checkpointCount === 0)) fail(`"latest" does not agree with "checkpointCount"`);
+  let best: ExperimentSummary["best"] = null;
+  if (raw.best !== null && raw.best !== undefined) {
+    const entry = object(raw.best, "best");
+    const index = count(entry.index, "best.index");
+    if (index >= checkpointCount) fail(`"best.index" is beyond the last checkpoint`);
+    best = { index, checkpoint: checkpoint(entry.checkpoint, index) };
+  }
+  let primaryMetric: ExperimentSummary["primaryMetric"] = null;
+  if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
+    const primary = object(raw.primaryMetric, "primaryMetric");
+    if (primary.goal !== "minimize" && primary.goal !== "maximize") fail(`primaryMetric.goal is not "minimize" or "maximize"`);
+    primaryMetric = { name: string(primary.name, "primaryMetric.name"), goal: primary.goal };
+  }
+  return { ...base, checkpointCount, primaryMetric, best, latest };
+}
+
+/**
+ * Whether two JSON values are the same, keys in the same order. Cheap on a checked record or
+ * summary and what it was parsed from: they share most objects (params, environment, metrics).
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  const others = Object.keys(b);
+  if (keys.length !== others.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const name = keys[i]!;
+    if (name !== others[i] || !sameJson((a as Record<string, unknown>)[name], (b as Record<string, unknown>)[name])) return false;
+  }
+  return true;
 }
 
 /**
