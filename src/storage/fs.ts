@@ -135,19 +135,39 @@ export function createFileStorage(root: string): Storage {
   function readSmallNow(file: string): Buffer | null {
     const fd = fsSync.openSync(file, "r");
     try {
-      const size = fsSync.fstatSync(fd).size;
-      if (size > SMALL_READ_BYTES) return null;
-      const buffer = Buffer.allocUnsafe(size);
-      let read = 0;
-      while (read < size) {
-        const n = fsSync.readSync(fd, buffer, read, size - read, read);
-        if (n === 0) break; // truncated under us: return what is there; the hash check decides
-        read += n;
-      }
-      return read === size ? buffer : buffer.subarray(0, read);
+      return readOpenFile(fd, fsSync.fstatSync(fd).size);
     } finally {
       fsSync.closeSync(fd);
     }
+  }
+
+  /**
+   * readSmallNow, with the info of the file it read (from the same open file, so they agree):
+   * "large" for a file larger than `SMALL_READ_BYTES`, null when it is not a file.
+   */
+  function readSmallNowWithInfo(file: string, key: string): { body: Buffer; info: ObjectInfo } | "large" | null {
+    const fd = fsSync.openSync(file, "r");
+    try {
+      const stats = fsSync.fstatSync(fd, { bigint: true });
+      const info = infoOf(stats, key);
+      if (info === null) return null;
+      const body = readOpenFile(fd, info.size);
+      return body === null ? "large" : { body, info };
+    } finally {
+      fsSync.closeSync(fd);
+    }
+  }
+
+  function readOpenFile(fd: number, size: number): Buffer | null {
+    if (size > SMALL_READ_BYTES) return null;
+    const buffer = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = fsSync.readSync(fd, buffer, read, size - read, read);
+      if (n === 0) break; // truncated under us: return what is there; the hash check decides
+      read += n;
+    }
+    return read === size ? buffer : buffer.subarray(0, read);
   }
 
   return {
@@ -155,6 +175,23 @@ export function createFileStorage(root: string): Storage {
     async get(key) {
       try {
         return readSmallNow(fileOf(key)) ?? (await fs.readFile(fileOf(key)));
+      } catch (error) {
+        if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
+        throw error;
+      }
+    },
+    async getWithInfo(key) {
+      const file = fileOf(key);
+      try {
+        const read = readSmallNowWithInfo(file, key);
+        if (read !== "large") return read;
+        const handle = await fs.open(file, "r");
+        try {
+          const info = infoOf(await handle.stat({ bigint: true }), key);
+          return info === null ? null : { body: await handle.readFile(), info };
+        } finally {
+          await handle.close();
+        }
       } catch (error) {
         if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
         throw error;
