@@ -90,7 +90,8 @@ export class SummaryCacheStore {
       this.saved = new Map([...cache].map(([key, entry]) => [key, entry.etag]));
       this.savedFolderVersion = cache.folderVersion;
     } finally {
-      for (const entry of cache.values()) delete entry.text;
+      // Assigned rather than deleted: deleting a property makes 10,000 objects slower to use.
+      for (const entry of cache.values()) entry.text = undefined;
     }
   }
 }
@@ -102,16 +103,18 @@ export class SummaryCacheStore {
  */
 function encodeFile(cache: SummaryCache): Buffer {
   const head = JSON.stringify({ version: FILE_VERSION, folderVersion: cache.folderVersion });
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"entries":{`)];
-  let first = true;
+  // Measured first and copied into one buffer: 10,000 small buffers and a concatenation of them
+  // cost more than the summaries' bytes.
+  const pieces: (string | Buffer)[] = [`${head.slice(0, -1)},"entries":{`];
   for (const [key, { etag, summary, text }] of cache) {
-    parts.push(Buffer.from(`${first ? "" : ","}${JSON.stringify(key)}:{"etag":${JSON.stringify(etag)},"summary":`));
-    parts.push(text ?? Buffer.from(JSON.stringify(summary)));
-    parts.push(CLOSE_ENTRY);
-    first = false;
+    pieces.push(`${pieces.length === 1 ? "" : ","}${JSON.stringify(key)}:{"etag":${JSON.stringify(etag)},"summary":`);
+    pieces.push(text ?? JSON.stringify(summary), "}");
   }
-  parts.push(Buffer.from("}}"));
-  return Buffer.concat(parts);
+  pieces.push("}}");
+  let size = 0;
+  for (const piece of pieces) size += typeof piece === "string" ? Buffer.byteLength(piece) : piece.length;
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const piece of pieces) offset += typeof piece === "string" ? bytes.write(piece, offset) : piece.copy(bytes, offset);
+  return bytes;
 }
-
-const CLOSE_ENTRY = Buffer.from("}");

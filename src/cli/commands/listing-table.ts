@@ -73,26 +73,20 @@ export function listingTable(rows: TableExperiment[]): ListingTable {
     { header: "BEST CHECKPOINT", always: true, cells: rows.map((e) => checkpointCell(e.best, e.primaryMetric)) },
     { header: "LATEST CHECKPOINT", always: true, cells: rows.map((e) => checkpointCell(e.latest, e.primaryMetric)) },
   ];
-  return {
-    ids: rows.map((e) => e.id),
-    created: rows.map((e) => e.created.getTime()),
-    plain: layout(columns.filter((column) => column.always), rows.length),
-    all: layout(columns, rows.length),
-  };
-}
-
-function layout(columns: Column[], count: number): ListingLayout {
+  // A column is as wide in both layouts: each cell is padded once, and each layout joins its own.
   const widths = columns.map((column) => widthOf(column.header, column.cells));
-  const tails: string[] = [];
-  for (let r = 0; r < count; r++) {
-    let tail = "";
-    for (let i = 0; i < columns.length; i++) {
-      const cell = columns[i]!.cells[r]!;
-      tail += (i > 0 ? GAP : "") + pad(cell, visibleLength(cell), widths[i]!);
+  const padded = columns.map((column, i) => column.cells.map((cell) => pad(cell, visibleLength(cell), widths[i]!)));
+  const layout = (shown: (column: Column) => boolean): ListingLayout => {
+    const chosen = columns.map((_, i) => i).filter((i) => shown(columns[i]!));
+    const tails: string[] = [];
+    for (let r = 0; r < rows.length; r++) {
+      let tail = "";
+      for (let k = 0; k < chosen.length; k++) tail += (k === 0 ? "" : GAP) + padded[chosen[k]!]![r]!;
+      tails.push(tail.trimEnd());
     }
-    tails.push(tail.trimEnd());
-  }
-  return { headers: columns.map((column) => column.header), widths, tails };
+    return { headers: chosen.map((i) => columns[i]!.header), widths: chosen.map((i) => widths[i]!), tails };
+  };
+  return { ids: rows.map((e) => e.id), created: rows.map((e) => e.created.getTime()), plain: layout((column) => column.always), all: layout(() => true) };
 }
 
 /**
