@@ -94,7 +94,7 @@ export default {
         unit: "s",
         baseline: start,
         limit: { max: 0.3 },
-        note: `${spread(cliWarm)}; reads the rows the first \`cairn ls\` kept (local/records/ls-table.json, only what the table shows), trusted whole because \`experiments/\` and \`summaries/\` have the same change time as when they were written (no stat and no summary read). \`cairn --version\` (Node start + CLI import) alone takes ${formatSeconds(median(startup))} here.`,
+        note: `${spread(cliWarm)}; reads the table the first \`cairn ls\` kept (local/records/ls-table.json: each row's columns after STATUS already laid out, so only ID, STARTED and STATUS are made), trusted whole because \`experiments/\` and \`summaries/\` have the same change time as when they were written (no stat and no summary read). \`cairn --version\` (Node start + CLI import) alone takes ${formatSeconds(median(startup))} here.`,
       },
       {
         label: `experiments.list() cold (new Repository, no listing cache), ${scale}`,

@@ -9,11 +9,12 @@ import {
   HEARTBEATS_PREFIX,
   SUMMARIES_PREFIX,
   summaryIdOfKey,
+  summaryKey,
 } from "./layout.js";
 import { mapLimit, type RepositoryProblem } from "./load.js";
 import { statusOf } from "./status.js";
 import { summarize } from "./summary.js";
-import { parseExperimentRecord, parseExperimentSummary } from "./validate.js";
+import { parseExperimentRecord, parseExperimentSummaryBytes } from "./validate.js";
 import type { ExperimentStatus, ExperimentSummary } from "./types.js";
 
 /** An experiment as a listing reads it: its summary plus what only the reader knows. */
@@ -32,9 +33,20 @@ export interface ListedExperiment {
  * `folderVersion` is the storage's token for `experiments/` and `summaries/` taken before the
  * listing that left exactly these entries (with no problem): while the folders still have that
  * token, nothing was added, replaced or removed there, and the entries are the listing.
+ *
+ * An entry read in this process may carry `text`: the bytes its summary was parsed from, when
+ * they give exactly that summary (parseExperimentSummaryBytes), so that a store can write them
+ * instead of serialising the summary again; the store drops them once it has saved.
  */
-export interface SummaryCache extends Map<string, { etag: string; summary: ExperimentSummary }> {
+export interface SummaryCache extends Map<string, SummaryCacheEntry> {
   folderVersion?: string;
+}
+
+/** A summary read, by the etag of the object it came from. */
+export interface SummaryCacheEntry {
+  etag: string;
+  summary: ExperimentSummary;
+  text?: Buffer;
 }
 
 /**
@@ -82,8 +94,13 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
   // Where listing keys alone is much cheaper (a local folder: no stat per file), records are
   // listed by name, and a record is stat-ed only when it must be read.
   const namesOnly = storage.listKeys !== undefined;
+  // Summaries too, when nothing is cached (the first listing, or one after copying a
+  // repository): no etag is compared, and each one's comes from reading it (getWithInfo), which
+  // spares a stat per summary.
+  const summariesByName = namesOnly && (cache === undefined || (cache.size === 0 && storage.getWithInfo !== undefined));
   const records = new Map<string, ObjectInfo | null>();
-  const summaries = new Map<string, ObjectInfo>();
+  /** Listed summaries by experiment ID; null when listed by name only. */
+  const summaries = new Map<string, ObjectInfo | null>();
   const problems: RepositoryProblem[] = [];
   await Promise.all([
     (async () => {
@@ -95,26 +112,43 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
       else for await (const info of listSharded(storage, EXPERIMENTS_PREFIX)) add(experimentIdOfKey(info.key), info.key, info);
     })(),
     (async () => {
-      for await (const info of listSharded(storage, SUMMARIES_PREFIX)) {
-        const id = summaryIdOfKey(info.key);
+      const add = (id: string | null, info: ObjectInfo | null): void => {
         if (id) summaries.set(id, info);
-      }
+      };
+      if (summariesByName) for await (const key of storage.listKeys!(SUMMARIES_PREFIX)) add(summaryIdOfKey(key), null);
+      else for await (const info of listSharded(storage, SUMMARIES_PREFIX)) add(summaryIdOfKey(info.key), info);
     })(),
   ]);
 
   const used = new Set<string>();
-  const read = async (key: string, etag: string, parse: (bytes: Buffer) => ExperimentSummary): Promise<ExperimentSummary | null> => {
+  /**
+   * Reads `key` unless the cache has it with this etag (null: not known before reading); null
+   * when it was removed since the listing.
+   */
+  const read = async (key: string, etag: string | null, parse: (bytes: Buffer) => { summary: ExperimentSummary; text?: Buffer }): Promise<ExperimentSummary | null> => {
     const cached = cache?.get(key);
     if (cached && cached.etag === etag) {
       used.add(key);
       return cached.summary;
     }
-    const bytes = await storage.get(key);
+    let bytes: Buffer | null;
+    if (etag === null && cache && storage.getWithInfo) {
+      const got = await storage.getWithInfo(key);
+      bytes = got?.body ?? null;
+      etag = got?.info.etag ?? null;
+    } else {
+      bytes = await storage.get(key);
+    }
     if (bytes === null) return null; // removed since the listing
-    const summary = parse(bytes);
-    cache?.set(key, { etag, summary });
+    const { summary, text } = parse(bytes);
+    // An etag not known (no cache to keep it in) is not needed.
+    if (cache && etag !== null) cache.set(key, text === undefined ? { etag, summary } : { etag, summary, text });
     used.add(key);
     return summary;
+  };
+  const parseSummary = (key: string) => (bytes: Buffer) => {
+    const { summary, exact } = parseExperimentSummaryBytes(bytes, key);
+    return exact ? { summary, text: bytes } : { summary };
   };
 
   // Summaries unchanged since the last call are taken synchronously: a promise per experiment
@@ -124,7 +158,7 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
   for (const [id, recordInfo] of records) {
     const summaryInfo = summaries.get(id);
     const cached = summaryInfo && cache?.get(summaryInfo.key);
-    if (!isFresh(summaryInfo, recordInfo) || !cached || cached.etag !== summaryInfo.etag) {
+    if (!summaryInfo || !isFresh(summaryInfo, recordInfo) || !cached || cached.etag !== summaryInfo.etag) {
       slow.push(id);
       continue;
     }
@@ -137,9 +171,10 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
     const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;
     const summaryInfo = summaries.get(id);
-    if (isFresh(summaryInfo, recordInfo)) {
+    if (summaryInfo !== undefined && isFresh(summaryInfo, recordInfo)) {
+      const key = summaryKey(id);
       try {
-        summary = await read(summaryInfo.key, summaryInfo.etag, (bytes) => parseExperimentSummary(bytes, summaryInfo.key));
+        summary = await read(key, summaryInfo?.etag ?? null, parseSummary(key));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
         // The record is the truth; a damaged summary only costs reading it.
@@ -149,7 +184,7 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
       try {
         const info = recordInfo ?? (await storage.stat(recordKey));
         if (info === null) return null; // removed since the listing
-        summary = await read(recordKey, info.etag, (bytes) => summarize(parseExperimentRecord(bytes, recordKey)));
+        summary = await read(recordKey, info.etag, (bytes) => ({ summary: summarize(parseExperimentRecord(bytes, recordKey)) }));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
         problems.push({ key: recordKey, experimentId: id, message: error.message });
@@ -182,8 +217,9 @@ async function withStatus(storage: Storage, found: ExperimentSummary[], problems
  * the next Cairn process on the writer's machine has already replayed its spool, which rewrites
  * both.
  */
-function isFresh(summary: ObjectInfo | undefined, record: ObjectInfo | null): summary is ObjectInfo {
-  return summary !== undefined && (record === null || summary.modified.getTime() >= record.modified.getTime());
+function isFresh(summary: ObjectInfo | null, record: ObjectInfo | null): boolean {
+  // A summary listed by name only has no time: then neither has its record (a local folder).
+  return record === null || summary === null || summary.modified.getTime() >= record.modified.getTime();
 }
 
 /**

@@ -72,16 +72,49 @@ export class SummaryCacheStore {
     return cache;
   }
 
-  /** Rewrites the file when an entry was added, changed or dropped since load() or the last save(). */
+  /**
+   * Rewrites the file when an entry was added, changed or dropped since load() or the last
+   * save(). Entries that carry the bytes their summary was read from go into the file as those
+   * bytes (serialising 10,000 summaries again cost more than reading them); the bytes are then
+   * dropped from the cache, which may live long (the web UI's server).
+   */
   async save(cache: SummaryCache): Promise<void> {
-    const unchanged =
-      cache.folderVersion === this.savedFolderVersion && cache.size === this.saved.size && [...cache].every(([key, entry]) => this.saved.get(key) === entry.etag);
-    if (unchanged) return;
-    await fs.mkdir(this.folder, { recursive: true });
-    const temporary = `${this.file}.tmp-${randomBytes(4).toString("hex")}`;
-    await fs.writeFile(temporary, JSON.stringify({ version: FILE_VERSION, folderVersion: cache.folderVersion, entries: Object.fromEntries(cache) }));
-    await fs.rename(temporary, this.file);
-    this.saved = new Map([...cache].map(([key, entry]) => [key, entry.etag]));
-    this.savedFolderVersion = cache.folderVersion;
+    try {
+      const unchanged =
+        cache.folderVersion === this.savedFolderVersion && cache.size === this.saved.size && [...cache].every(([key, entry]) => this.saved.get(key) === entry.etag);
+      if (unchanged) return;
+      await fs.mkdir(this.folder, { recursive: true });
+      const temporary = `${this.file}.tmp-${randomBytes(4).toString("hex")}`;
+      await fs.writeFile(temporary, encodeFile(cache));
+      await fs.rename(temporary, this.file);
+      this.saved = new Map([...cache].map(([key, entry]) => [key, entry.etag]));
+      this.savedFolderVersion = cache.folderVersion;
+    } finally {
+      // Assigned rather than deleted: deleting a property makes 10,000 objects slower to use.
+      for (const entry of cache.values()) entry.text = undefined;
+    }
   }
+}
+
+/**
+ * The file's bytes: `{version, folderVersion, entries: {key: {etag, summary}}}`, what
+ * JSON.stringify would give of it except that a summary with `text` is those bytes, which
+ * parse to exactly that summary.
+ */
+function encodeFile(cache: SummaryCache): Buffer {
+  const head = JSON.stringify({ version: FILE_VERSION, folderVersion: cache.folderVersion });
+  // Measured first and copied into one buffer: 10,000 small buffers and a concatenation of them
+  // cost more than the summaries' bytes.
+  const pieces: (string | Buffer)[] = [`${head.slice(0, -1)},"entries":{`];
+  for (const [key, { etag, summary, text }] of cache) {
+    pieces.push(`${pieces.length === 1 ? "" : ","}${JSON.stringify(key)}:{"etag":${JSON.stringify(etag)},"summary":`);
+    pieces.push(text ?? JSON.stringify(summary), "}");
+  }
+  pieces.push("}}");
+  let size = 0;
+  for (const piece of pieces) size += typeof piece === "string" ? Buffer.byteLength(piece) : piece.length;
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const piece of pieces) offset += typeof piece === "string" ? bytes.write(piece, offset) : piece.copy(bytes, offset);
+  return bytes;
 }

@@ -46,23 +46,36 @@ function treeRef(value: unknown, what: string): TreeRef | null {
   return { sha256: ref.sha256, files: count(ref.files, `${what}.files`), bytes: count(ref.bytes, `${what}.bytes`) };
 }
 
+type FieldKind = "string" | "string?" | "number" | "boolean";
+/** Field checks prepared once (a listing checks 10,000 environments): name, type, and whether null is allowed. */
+type FieldSpec = readonly (readonly [name: string, type: string, nullable: boolean])[];
+
+function fieldSpec(kinds: Record<string, FieldKind>): FieldSpec {
+  return Object.entries(kinds).map(([name, kind]) => [name, kind.replace("?", ""), kind.endsWith("?")] as const);
+}
+
+const ENVIRONMENT_FIELDS = fieldSpec({ user: "string", host: "string", workingDirectory: "string", node: "string", os: "string", arch: "string", cpu: "string", cpus: "number", memoryBytes: "number" });
+const GPU_FIELDS = fieldSpec({ name: "string", memory: "string?", driver: "string?" });
+const GIT_FIELDS = fieldSpec({ commit: "string?", branch: "string?", dirty: "boolean", diffBytes: "number", remote: "string?" });
+const DEPENDENCY_FIELDS = fieldSpec({ source: "string", declared: "string?", installed: "string?" });
+
 /** Fields a reader shows or computes with must have their types: one hostile record must not crash a listing. */
-function fields(value: Record<string, unknown>, what: string, kinds: Record<string, "string" | "string?" | "number" | "boolean">): void {
-  for (const [name, kind] of Object.entries(kinds)) {
+function fields(value: Record<string, unknown>, what: string, spec: FieldSpec): void {
+  for (const [name, type, nullable] of spec) {
     const field = value[name];
-    if (field === undefined || (field === null && kind === "string?")) continue;
-    if (typeof field !== kind.replace("?", "")) fail(`${what}.${name} is not a ${kind.replace("?", "")}`);
+    if (field === undefined || (field === null && nullable)) continue;
+    if (typeof field !== type) fail(`${what}.${name} is not a ${type}`);
   }
 }
 
 function environmentOf(value: unknown): ExperimentRecord["environment"] {
   const environment = object(value ?? {}, "environment");
-  fields(environment, "environment", { user: "string", host: "string", workingDirectory: "string", node: "string", os: "string", arch: "string", cpu: "string", cpus: "number", memoryBytes: "number" });
+  fields(environment, "environment", ENVIRONMENT_FIELDS);
   const { command, gpus, runtimes } = environment;
   if (command !== undefined && !(Array.isArray(command) && command.every((part) => typeof part === "string"))) fail(`environment.command is not a list of strings`);
   if (gpus !== undefined) {
     if (!Array.isArray(gpus)) fail(`environment.gpus is not a list`);
-    gpus.forEach((gpu, i) => fields(object(gpu, `environment.gpus[${i}]`), `environment.gpus[${i}]`, { name: "string", memory: "string?", driver: "string?" }));
+    gpus.forEach((gpu, i) => fields(object(gpu, `environment.gpus[${i}]`), `environment.gpus[${i}]`, GPU_FIELDS));
   }
   if (runtimes !== undefined) for (const [name, version] of Object.entries(object(runtimes, "environment.runtimes"))) if (typeof version !== "string") fail(`environment.runtimes.${name} is not a string`);
   return environment as unknown as ExperimentRecord["environment"];
@@ -71,14 +84,14 @@ function environmentOf(value: unknown): ExperimentRecord["environment"] {
 function gitOf(value: unknown): ExperimentRecord["git"] {
   if (value === null || value === undefined) return null;
   const git = object(value, "git");
-  fields(git, "git", { commit: "string?", branch: "string?", dirty: "boolean", diffBytes: "number", remote: "string?" });
+  fields(git, "git", GIT_FIELDS);
   if (git.diff !== undefined && git.diff !== null && !isSha256(git.diff)) fail(`git.diff is not a SHA-256`);
   return git as unknown as ExperimentRecord["git"];
 }
 
 function dependenciesOf(value: unknown): ExperimentRecord["dependencies"] {
   const dependencies = object(value ?? {}, "dependencies");
-  for (const [name, info] of Object.entries(dependencies)) fields(object(info, `dependencies.${name}`), `dependencies.${name}`, { source: "string", declared: "string?", installed: "string?" });
+  for (const [name, info] of Object.entries(dependencies)) fields(object(info, `dependencies.${name}`), `dependencies.${name}`, DEPENDENCY_FIELDS);
   return dependencies as ExperimentRecord["dependencies"];
 }
 
@@ -210,28 +223,86 @@ export function parseExperimentRecord(bytes: Buffer | string, key: string): Expe
  */
 export function parseExperimentSummary(bytes: Buffer | string, key: string): ExperimentSummary {
   try {
-    const raw = object(JSON.parse(bytes.toString()), "the summary");
-    const base = baseFields(raw, key, "Experiment summary");
-    const checkpointCount = count(raw.checkpointCount, "checkpointCount");
-    const latest = raw.latest === null || raw.latest === undefined ? null : checkpoint(raw.latest, checkpointCount - 1);
-    if ((latest === null) !== (checkpointCount === 0)) fail(`"latest" does not agree with "checkpointCount"`);
-    let best: ExperimentSummary["best"] = null;
-    if (raw.best !== null && raw.best !== undefined) {
-      const entry = object(raw.best, "best");
-      const index = count(entry.index, "best.index");
-      if (index >= checkpointCount) fail(`"best.index" is beyond the last checkpoint`);
-      best = { index, checkpoint: checkpoint(entry.checkpoint, index) };
-    }
-    let primaryMetric: ExperimentSummary["primaryMetric"] = null;
-    if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
-      const primary = object(raw.primaryMetric, "primaryMetric");
-      if (primary.goal !== "minimize" && primary.goal !== "maximize") fail(`primaryMetric.goal is not "minimize" or "maximize"`);
-      primaryMetric = { name: string(primary.name, "primaryMetric.name"), goal: primary.goal };
-    }
-    return { ...base, checkpointCount, primaryMetric, best, latest };
+    return summaryOf(object(JSON.parse(bytes.toString()), "the summary"), key);
   } catch (error) {
     throw corrupt(error, "Experiment summary", key);
   }
+}
+
+/**
+ * parseExperimentSummary, and whether `bytes` parsed as they are give exactly the summary
+ * returned (the same keys in the same order, the same values), as the summaries Cairn writes do.
+ * A cache of summaries may then keep those bytes instead of serialising the summary again,
+ * which for 10,000 summaries costs more than reading them (summary-cache-store.ts).
+ *
+ * @example
+ * const { summary, exact } = parseExperimentSummaryBytes(bytes, "summaries/e51….json");
+ */
+export function parseExperimentSummaryBytes(bytes: Buffer | string, key: string): { summary: ExperimentSummary; exact: boolean } {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString());
+    const summary = summaryOf(object(parsed, "the summary"), key);
+    return { summary, exact: sameJson(parsed, summary) };
+  } catch (error) {
+    throw corrupt(error, "Experiment summary", key);
+  }
+}
+
+function summaryOf(raw: Record<string, unknown>, key: string): ExperimentSummary {
+  const base = baseFields(raw, key, "Experiment summary");
+  const checkpointCount = count(raw.checkpointCount, "checkpointCount");
+  const latest = raw.latest === null || raw.latest === undefined ? null : checkpoint(raw.latest, checkpointCount - 1);
+  if ((latest === null) !== (checkpointCount === 0)) fail(`"latest" does not agree with "checkpointCount"`);
+  let best: ExperimentSummary["best"] = null;
+  if (raw.best !== null && raw.best !== undefined) {
+    const entry = object(raw.best, "best");
+    const index = count(entry.index, "best.index");
+    if (index >= checkpointCount) fail(`"best.index" is beyond the last checkpoint`);
+    best = { index, checkpoint: checkpoint(entry.checkpoint, index) };
+  }
+  let primaryMetric: ExperimentSummary["primaryMetric"] = null;
+  if (raw.primaryMetric !== null && raw.primaryMetric !== undefined) {
+    const primary = object(raw.primaryMetric, "primaryMetric");
+    if (primary.goal !== "minimize" && primary.goal !== "maximize") fail(`primaryMetric.goal is not "minimize" or "maximize"`);
+    primaryMetric = { name: string(primary.name, "primaryMetric.name"), goal: primary.goal };
+  }
+  // Spelled out rather than spread: a listing builds 10,000 of these, and spreading costs more.
+  return {
+    format: base.format,
+    id: base.id,
+    created: base.created,
+    params: base.params,
+    path: base.path,
+    code: base.code,
+    environment: base.environment,
+    git: base.git,
+    dependencies: base.dependencies,
+    heartbeatIntervalMs: base.heartbeatIntervalMs,
+    stopped: base.stopped,
+    updated: base.updated,
+    checkpointCount,
+    primaryMetric,
+    best,
+    latest,
+  };
+}
+
+/**
+ * Whether two JSON values are the same, keys in the same order. Cheap on a checked record or
+ * summary and what it was parsed from: they share most objects (params, environment, metrics).
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  const others = Object.keys(b);
+  if (keys.length !== others.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const name = keys[i]!;
+    if (name !== others[i] || !sameJson((a as Record<string, unknown>)[name], (b as Record<string, unknown>)[name])) return false;
+  }
+  return true;
 }
 
 /**

@@ -8,6 +8,9 @@ import { folderVersion } from "./folder-version.js";
 import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
 
 
+/** A key with an empty, "." or ".." segment (so also "", a leading or trailing "/", or "//"). */
+const UNSAFE_KEY = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** Files up to this size are read synchronously by `get` (see readWhole): a few milliseconds at most. */
 const SMALL_READ_BYTES = 256 * 1024;
 
@@ -22,12 +25,16 @@ const SMALL_READ_BYTES = 256 * 1024;
 export function createFileStorage(root: string): Storage {
   const absoluteRoot = path.resolve(root);
 
+  // Joined by concatenation where "/" is the separator: a listing maps 10,000 keys, and
+  // path.join normalises each one again, which a checked key never needs.
+  const rootPrefix = absoluteRoot.endsWith(path.sep) ? absoluteRoot : absoluteRoot + path.sep;
+
   /** Maps a key to a file path, refusing keys that would leave the root. */
   function fileOf(key: string): string {
-    if (key === "" || key.startsWith("/") || key.split("/").some((s) => s === ".." || s === "." || s === "")) {
+    if (UNSAFE_KEY.test(key)) {
       throw new CairnError("UNSAFE_PATH", `Refusing storage key "${key}": keys are relative paths without "." or ".." segments.`);
     }
-    return path.join(absoluteRoot, ...key.split("/"));
+    return path.sep === "/" ? rootPrefix + key : path.join(absoluteRoot, ...key.split("/"));
   }
 
   async function writeAtomically(file: string, body: Buffer | string, exclusive: boolean): Promise<boolean> {
@@ -85,11 +92,11 @@ export function createFileStorage(root: string): Storage {
       const key = keyPrefix === "" ? entry.name : `${keyPrefix}/${entry.name}`;
       if (entry.isDirectory()) {
         // Only folders that can hold keys with the prefix.
-        if (prefix.startsWith(`${key}/`) || key.startsWith(prefix)) collect(path.join(directory, entry.name), key, prefix, withInfo, into);
+        if (prefix.startsWith(`${key}/`) || key.startsWith(prefix)) collect(childOf(directory, entry.name), key, prefix, withInfo, into);
       } else if (entry.isFile() && !entry.name.includes(".tmp-") && key.startsWith(prefix)) {
         if (!withInfo) into.push(key);
         else {
-          const info = statFileNow(path.join(directory, entry.name), key);
+          const info = statFileNow(childOf(directory, entry.name), key);
           if (info) into.push(info);
         }
       }
@@ -147,6 +154,25 @@ export function createFileStorage(root: string): Storage {
     }
   }
 
+  /**
+   * readWhole, with the info of the file it read (from the same open file, so they agree); null
+   * when it is not a file.
+   */
+  async function readWholeWithInfo(file: string, key: string): Promise<{ body: Buffer; info: ObjectInfo } | null> {
+    const fd = fsSync.openSync(file, "r");
+    let closeNow = true;
+    try {
+      const info = infoOf(fsSync.fstatSync(fd, { bigint: true }), key);
+      if (info === null) return null;
+      if (info.size <= SMALL_READ_BYTES) return { body: readNow(fd, info.size), info };
+      closeNow = false;
+      const body = await readLater(fd, info.size).finally(() => fsSync.close(fd, () => {}));
+      return { body, info };
+    } finally {
+      if (closeNow) fsSync.closeSync(fd);
+    }
+  }
+
   function readNow(fd: number, size: number): Buffer {
     const buffer = Buffer.allocUnsafe(size);
     let read = 0;
@@ -174,6 +200,15 @@ export function createFileStorage(root: string): Storage {
     async get(key) {
       try {
         return await readWhole(fileOf(key));
+      } catch (error) {
+        if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
+        throw error;
+      }
+    },
+    async getWithInfo(key) {
+      const file = fileOf(key);
+      try {
+        return await readWholeWithInfo(file, key);
       } catch (error) {
         if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
         throw error;
@@ -223,6 +258,11 @@ export function createFileStorage(root: string): Storage {
     localPath: (key) => fileOf(key),
     localStateDirectory: () => path.join(absoluteRoot, "local"),
   };
+}
+
+/** A file in a folder: `path.join` without normalising, which a name read from the folder never needs. */
+function childOf(directory: string, name: string): string {
+  return directory.endsWith(path.sep) ? directory + name : directory + path.sep + name;
 }
 
 /** An async iterable over what `produce` returns, produced when iteration starts (not before). */

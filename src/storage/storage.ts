@@ -25,6 +25,12 @@ export interface Storage {
   readonly url: string;
   /** Reads a whole (small) object. */
   get(key: string): Promise<Buffer | null>;
+  /**
+   * Reads a whole (small) object with the info of the version read (its etag), where that costs
+   * no more than `get` (a local folder: a stat of the file it has open). Optional; callers fall
+   * back to `stat` and `get`.
+   */
+  getWithInfo?(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null>;
   /** Streams an object or a byte range of it. */
   getStream(key: string, range?: ByteRange): Promise<Readable | null>;
   stat(key: string): Promise<ObjectInfo | null>;

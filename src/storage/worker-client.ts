@@ -18,8 +18,12 @@ import { fromWireError, type WorkerCall, type WorkerReply, type WorkerRequest } 
  * the worker until it is answered.
  */
 
-/** Where the worker's program is: next to this file once compiled. */
-const ENTRY = new URL("./worker-thread.js", import.meta.url);
+/**
+ * Where the worker's program is: next to this file once compiled (dist/storage/). Named through
+ * the parent folder so that it resolves the same from the CLI's bundle in dist/cli/
+ * (scripts/bundle-cli.mjs), which holds a copy of this module.
+ */
+const ENTRY = new URL("../storage/worker-thread.js", import.meta.url);
 
 interface Pending {
   resolve: (value: unknown) => void;

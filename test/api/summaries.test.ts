@@ -136,6 +136,28 @@ describe("experiment summaries", () => {
     }
   });
 
+  it("are kept for the next process as the listing checked them, whether or not written as Cairn writes them", async () => {
+    const { dir, root, repository } = await setup();
+    const plain = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
+    const odd = await record(dir, repository, { lr: 0.2 }, [0.3]);
+    // As another writer might: keys in another order, one more at each level, and `params` and
+    // `updated` left out, which readers take as null and as `created`: so this experiment, not
+    // stopped and without a heartbeat, is running for an hour after it started.
+    const file = path.join(root, "summaries", `${odd}.json`);
+    const { updated: _updated, params: _params, latest, ...rest } = await readJson(file);
+    const written = { note: "extra", latest: { ...(latest as object), extra: 1 }, ...rest, created: new Date().toISOString(), stopped: null, heartbeatIntervalMs: 3_600_000 };
+    await fs.writeFile(file, JSON.stringify(written));
+    await fs.rm(path.join(root, "heartbeats", odd), { force: true });
+    await fs.rm(path.join(root, "local", "records"), { recursive: true, force: true });
+
+    const fresh = (await (await openRepository(root, { projectDirectory: dir })).experiments.list()).map((e) => e.toJSON());
+    // A new Repository reads what the first one kept (local/records/) instead of the summaries.
+    const kept = (await (await openRepository(root, { projectDirectory: dir })).experiments.list()).map((e) => e.toJSON());
+    expect(kept.map((e) => e.id).sort()).toEqual([plain, odd].sort());
+    expect(JSON.stringify(kept)).toBe(JSON.stringify(fresh));
+    expect(kept.find((e) => e.id === odd)).toMatchObject({ params: null, status: "running" });
+  });
+
   it("go with their experiment on rm, and a summary without its record is not listed", async () => {
     const { dir, root, repository } = await setup();
     const keep = await record(dir, repository, { keep: true }, [0.5]);

@@ -77,6 +77,11 @@ async function tableRow(dir: string, id: string): Promise<string[] | undefined> 
   return result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/)).find((cells) => cells[0] === id.slice(0, 7));
 }
 
+/** Moves an experiment's start three and a half days back, so that STARTED reads "3 days ago" in every listing of a test. */
+async function startedDaysAgo(root: string, id: string): Promise<void> {
+  await publish(root, { ...(await readRecord(root, id)), created: new Date(Date.now() - 3.5 * 86_400_000).toISOString() });
+}
+
 /** Lets the file system's clock move past the folders' last change, so the next listing's cache is trusted. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -171,6 +176,45 @@ describe("cairn ls and its listing cache (local repository)", () => {
       expect((await repository.experiments.list()).map((e) => e.id).sort()).toEqual([...expected].sort());
       if (round % 10 === 9) await settle();
     }
+  });
+
+  it("prints the same table from the rows it kept as from the records, in both layouts", async () => {
+    const { dir, root, first } = await setup();
+    await startedDaysAgo(root, first);
+    await addCopy(root, first, { lr: 0.2, note: "same" });
+    await addCopy(root, first, { lr: 0.3, note: "same" });
+    await settle();
+    const kept = path.join(root, "local", "records", "ls-table.json");
+    const fresh = await cairn(dir, ["ls"]);
+    const written = (await fs.stat(kept, { bigint: true })).mtimeNs;
+    for (const layout of [[], ["--all"]]) {
+      const fromKept = await cairn(dir, ["ls", ...layout]);
+      // Sorted the default way, but through the API's Experiments: nothing kept is used.
+      const fromRecords = await cairn(dir, ["ls", ...layout, "--sort", "created:desc"]);
+      expect(fromKept).toMatchObject({ code: 0, stderr: "" });
+      expect(fromKept.stdout).toBe(fromRecords.stdout);
+      expect(fromKept.stdout.split("\n")).toHaveLength(5); // header, 3 rows, final newline
+    }
+    expect((await cairn(dir, ["ls"])).stdout).toBe(fresh.stdout);
+    expect((await cairn(dir, ["ls", "--all"])).stdout.split("\n")[0]).toMatch(/\bUSER\s+HOST\s+lr\s+note\s+BEST/);
+    // Read, not rewritten, by the listings that trusted it.
+    expect((await fs.stat(kept, { bigint: true })).mtimeNs).toBe(written);
+  });
+
+  it("ignores the rows kept by another version of Cairn", async () => {
+    const { dir, root, first } = await setup();
+    await startedDaysAgo(root, first);
+    await settle();
+    const fresh = await cairn(dir, ["ls"]);
+    const kept = path.join(dir, ".cairn", "local", "records", "ls-table.json");
+    const stored = JSON.parse(await fs.readFile(kept, "utf8")) as { cairn: string; table: { plain: { tails: string[] } } };
+    // As if an older Cairn had laid the cells out otherwise.
+    stored.cairn = "0.0.0-older";
+    stored.table.plain.tails[0] = "laid out by another version";
+    await fs.writeFile(kept, JSON.stringify(stored));
+    const again = await cairn(dir, ["ls"]);
+    expect(again.stdout).not.toContain("another version");
+    expect(again.stdout).toBe(fresh.stdout);
   });
 
   it("reports an unreadable record on every listing, not only the first", async () => {

@@ -5,108 +5,106 @@ import type { Repository } from "../../api/repository.js";
 import { heartbeatsOf, LISTED_FOLDERS } from "../../repository/list-summaries.js";
 import type { RepositoryProblem } from "../../repository/load.js";
 import { statusOf } from "../../repository/status.js";
-import type { ExperimentSummary, Json, StoredMetric } from "../../repository/types.js";
-import { shortId, type CheckpointFacts } from "../output/describe.js";
-import { fromSummary, type TableExperiment } from "./listing-rows.js";
-
-/** Bumped when the file's shape changes; a file of another version is ignored (and rewritten). */
-const FILE_VERSION = 2;
+import type { ExperimentStatus, ExperimentSummary } from "../../repository/types.js";
+import { packageVersion } from "../program.js";
+import { fromSummary } from "./listing-rows.js";
+import { listingTable, type ListingLayout, type ListingTable } from "./listing-table.js";
 
 /**
- * A row as kept on disk: only what the table shows, plus what its status is computed from, as
- * an array (no key names to parse 10,000 times):
- * `[id, created (ms), liveness, user, host, params, primary metric name, best, latest]`, where
- * liveness is null for a stopped experiment, else `[updated, heartbeatIntervalMs]`, and a
- * checkpoint is `[short id, step, value of the primary metric or null]` or null.
+ * Bumped when the file's shape changes, or what a cell shows (listing-table.ts and the
+ * formatting it uses): a file of another version is ignored (and rewritten). Files are also
+ * tied to the Cairn version that wrote them, so an upgrade never shows an older formatting.
  */
-type StoredRow = [
-  id: string,
-  created: number,
-  liveness: [updated: string, heartbeatIntervalMs: number] | null,
-  user: string | null,
-  host: string | null,
-  params: Json,
-  primary: string | null,
-  best: StoredCheckpoint | null,
-  latest: StoredCheckpoint | null,
-];
-type StoredCheckpoint = [id: string, step: number, value: StoredMetric | null];
+const FILE_VERSION = 3;
+
+/** What a row's status is computed from: null for a stopped experiment, else `[updated, heartbeatIntervalMs]`. */
+type Liveness = [updated: string, heartbeatIntervalMs: number] | null;
+
+/** The file: the table (laid out in both layouts) and each row's liveness. */
+interface StoredTable {
+  version: number;
+  cairn: string;
+  folderVersion: string;
+  table: ListingTable;
+  liveness: Liveness[];
+}
+
+/** The plain `cairn ls` table, each row's status, and the problems met listing it. */
+export interface PlainListing {
+  table: ListingTable;
+  statuses: ExperimentStatus[];
+  problems: RepositoryProblem[];
+}
 
 /**
- * The rows of the plain `cairn ls` table (no filter, no sort), newest first. In a local folder
- * they are kept in `local/records/ls-table.json` with the folders' version
- * (Storage.folderVersion) taken before the listing they came from; while the version is the
- * same, nothing was added, replaced or removed in `experiments/` or `summaries/`, and the rows
- * are read from that file: a sixth of the bytes of the full summaries, which is what a second
- * `cairn ls` of 10,000 experiments spent most of its time parsing. Statuses are computed again
- * every time (they depend on the clock and on the heartbeats of experiments not stopped).
+ * The plain `cairn ls` table (no filter, no sort), newest first. In a local folder it is kept in
+ * `local/records/ls-table.json` with the folders' version (Storage.folderVersion) taken before
+ * the listing it came from; while the version is the same, nothing was added, replaced or
+ * removed in `experiments/` or `summaries/`, and the table is read from that file with its
+ * rows already laid out after STATUS (a second `cairn ls` of 10,000 experiments spent most of
+ * its time parsing rows and formatting cells). Statuses are computed again every time (they depend on
+ * the clock and on the heartbeats of experiments not stopped), and STARTED is made when shown.
  * Elsewhere, or when the folders changed, the summaries are listed as usual.
  *
  * @example
- * const { rows, problems } = await plainListingRows(repository);
+ * const { table, statuses, problems } = await plainListing(repository);
  */
-export async function plainListingRows(repository: Repository): Promise<{ rows: TableExperiment[]; problems: RepositoryProblem[] }> {
+export async function plainListing(repository: Repository): Promise<PlainListing> {
   const storage = repository.storage;
   // Taken before listing, as listSummaries does: a change made meanwhile gives another version.
   const version = storage.folderVersion?.(LISTED_FOLDERS) ?? null;
   const file = path.join(storage.localStateDirectory(), "records", "ls-table.json");
   if (version !== null) {
-    const stored = await readRows(file, version);
+    const stored = await readTable(file, version);
     if (stored !== null) {
       const now = new Date();
-      const heartbeats = await heartbeatsOf(storage, stored.filter((row) => row[2] !== null).map((row) => row[0]));
-      return { rows: stored.map((row) => tableRow(row, heartbeats.get(row[0]) ?? null, now)), problems: [] };
+      const ids = stored.table.ids;
+      const live: string[] = [];
+      for (let row = 0; row < ids.length; row++) if (stored.liveness[row] !== null) live.push(ids[row]!);
+      const heartbeats = await heartbeatsOf(storage, live);
+      const statuses = stored.liveness.map((liveness, row): ExperimentStatus =>
+        liveness === null ? "stopped" : statusOf({ stopped: null, updated: liveness[0], heartbeatIntervalMs: liveness[1] }, heartbeats.get(ids[row]!) ?? null, now),
+      );
+      return { table: stored.table, statuses, problems: [] };
     }
   }
   const listed = await repository.listSummaries();
+  const rows = listed.experiments.map(fromSummary);
+  const table = listingTable(rows);
   // A listing with problems is not kept: they are found, and reported, by listing again.
   if (version !== null && listed.problems.length === 0) {
-    await writeRows(file, version, listed.experiments.map(({ summary }) => storedRow(summary))).catch(() => {
+    const liveness = listed.experiments.map(({ summary }) => livenessOf(summary));
+    await writeTable(file, { version: FILE_VERSION, cairn: packageVersion(), folderVersion: version, table, liveness }).catch(() => {
       // A read-only folder only makes the next listing slower.
     });
   }
-  return { rows: listed.experiments.map(fromSummary), problems: listed.problems };
+  return { table, statuses: rows.map((row) => row.status), problems: listed.problems };
 }
 
-function storedRow(summary: ExperimentSummary): StoredRow {
-  const primary = summary.primaryMetric?.name ?? null;
-  const checkpoint = (facts: CheckpointFacts | null): StoredCheckpoint | null =>
-    facts === null ? null : [shortId(facts.id), facts.step, primary !== null && primary in facts.metrics ? facts.metrics[primary]! : null];
-  return [
-    summary.id,
-    Date.parse(summary.created),
-    summary.stopped === null ? [summary.updated, summary.heartbeatIntervalMs] : null,
-    summary.environment?.user ?? null,
-    summary.environment?.host ?? null,
-    summary.params,
-    primary,
-    checkpoint(summary.best?.checkpoint ?? null),
-    checkpoint(summary.latest),
-  ];
+function livenessOf(summary: ExperimentSummary): Liveness {
+  return summary.stopped === null ? [summary.updated, summary.heartbeatIntervalMs] : null;
 }
 
-function tableRow([id, created, liveness, user, host, params, primary, best, latest]: StoredRow, heartbeat: Date | null, now: Date): TableExperiment {
-  const status = liveness === null ? "stopped" : statusOf({ stopped: null, updated: liveness[0], heartbeatIntervalMs: liveness[1] }, heartbeat, now);
-  const primaryMetric = primary === null ? null : { name: primary };
-  const checkpoint = (stored: StoredCheckpoint | null): CheckpointFacts | null =>
-    stored === null ? null : { id: stored[0], step: stored[1], metrics: primary === null || stored[2] === null ? {} : { [primary]: stored[2] } };
-  return { id, created: new Date(created), status, user, host, params, primaryMetric, best: checkpoint(best), latest: checkpoint(latest) };
-}
-
-/** The rows kept for `version`, or null when there are none (missing, torn, another version). */
-async function readRows(file: string, version: string): Promise<StoredRow[] | null> {
+/** The table kept for `version`, or null when there is none (missing, torn, another version or Cairn). */
+async function readTable(file: string, version: string): Promise<StoredTable | null> {
   try {
-    const stored = JSON.parse((await fs.readFile(file)).toString("utf8")) as { version?: unknown; folderVersion?: unknown; rows?: unknown };
+    const stored = JSON.parse((await fs.readFile(file)).toString("utf8")) as Partial<StoredTable>;
+    if (stored.version !== FILE_VERSION || stored.cairn !== packageVersion() || stored.folderVersion !== version) return null;
     // Trusted no further than its shape: the file is ours, on our disk.
-    return stored.version === FILE_VERSION && stored.folderVersion === version && Array.isArray(stored.rows) ? (stored.rows as StoredRow[]) : null;
+    const { table, liveness } = stored;
+    const rows = Array.isArray(table?.ids) ? table.ids.length : -1;
+    const laidOut = (layout: ListingLayout | undefined): boolean =>
+      Array.isArray(layout?.headers) && Array.isArray(layout.widths) && layout.widths.length === layout.headers.length && Array.isArray(layout.tails) && layout.tails.length === rows;
+    const whole = rows >= 0 && Array.isArray(table!.created) && table!.created.length === rows && Array.isArray(liveness) && liveness.length === rows && laidOut(table!.plain) && laidOut(table!.all);
+    return whole ? (stored as StoredTable) : null;
   } catch {
     return null;
   }
 }
 
-async function writeRows(file: string, version: string, rows: StoredRow[]): Promise<void> {
+async function writeTable(file: string, stored: StoredTable): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.tmp-${randomBytes(4).toString("hex")}`;
-  await fs.writeFile(temporary, JSON.stringify({ version: FILE_VERSION, folderVersion: version, rows }));
+  await fs.writeFile(temporary, JSON.stringify(stored));
   await fs.rename(temporary, file);
 }

@@ -45,7 +45,13 @@ export function renderTable(rows: string[][], options: TableOptions = {}): strin
   return out;
 }
 
-function visibleLength(cell: string): number {
+/**
+ * How many characters of `cell` a person sees: colour codes do not count.
+ *
+ * @example
+ * visibleLength(c.red("crashed")); // 7
+ */
+export function visibleLength(cell: string): number {
   return cell.includes("\x1b") ? stripAnsi(cell).length : cell.length;
 }
 
