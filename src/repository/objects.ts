@@ -133,11 +133,11 @@ function interrupted(error: Error, key: string, context: ObjectContext): Error {
 
 /**
  * How many chunks of a chunked file are read ahead: fetched in parallel while the earlier ones
- * are consumed (at most this many times the largest chunk, 4 MiB, in memory; 22 MiB on
- * average). 16 rather than 8: a 1 GiB checkout from radosgw was faster in each of three
- * alternating pairs (6.8-9.5 s against 7.4-9.9 s, on a loaded machine).
+ * are consumed (at most this many times the largest chunk, 4 MiB, in memory). 16 looked a little
+ * faster from radosgw in three pairs of runs on a loaded machine, but made the Python binding's
+ * core grow by 67 MB reading a 128 MB file (its test allows half the file): kept at 8.
  */
-const READ_AHEAD_CHUNKS = 16;
+const READ_AHEAD_CHUNKS = 8;
 
 /**
  * Chunked files: the chunks in order, verified as the whole file's SHA-256 and size, like a file

@@ -149,26 +149,6 @@ export function storageConformance(target: ConformanceTarget): void {
         expect(second!.etag).not.toBe(first!.etag);
       });
 
-      test("getWithInfo, where a driver has it, reads the bytes with the info stat gives of them", async (context) => {
-        if (!storage.getWithInfo) return context.skip();
-        expect(await storage.getWithInfo("absent/key")).toBeNull();
-        await storage.put("records/with-info.json", "first");
-        const first = await storage.getWithInfo("records/with-info.json");
-        expect(first!.body.toString()).toBe("first");
-        expect(first!.info).toEqual(await storage.stat("records/with-info.json"));
-        await storage.put("records/with-info.json", "second, longer");
-        const second = await storage.getWithInfo("records/with-info.json");
-        expect(second!.body.toString()).toBe("second, longer");
-        expect(second!.info).toEqual(await storage.stat("records/with-info.json"));
-        expect(second!.info.etag).not.toBe(first!.info.etag);
-        // Past the size read in one go on the event loop.
-        const large = randomBytes(300 * 1024);
-        await storage.put("records/large", large);
-        const read = await storage.getWithInfo("records/large");
-        expect(read!.body).toEqual(large);
-        expect(read!.info).toEqual(await storage.stat("records/large"));
-      });
-
       test("empty objects round-trip", async () => {
         await storage.put("records/empty", Buffer.alloc(0));
         expect(await storage.get("records/empty")).toEqual(Buffer.alloc(0));
