@@ -15,8 +15,9 @@ const STALE_TEMPORARY_MS = 60 * 60 * 1000;
  * Wraps a remote storage so whole-object reads of `objects/…` are kept on local disk: a second
  * `open()` of the same checkpoint reads from disk. Objects are immutable and named by their
  * hash, so one cache serves every repository; an entry is kept only when its bytes hash to its
- * name (a streamed object is hashed here; one read whole waits for its reader to confirm it). The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently
- * used entries go first.
+ * name (a streamed object is hashed here; one read whole waits for its reader to confirm it).
+ * The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently used
+ * entries go first.
  *
  * @example
  * const storage = withObjectCache(await openStorage("s3://bucket/prefix"), "/home/ana/.cache/cairn/objects");
