@@ -101,7 +101,13 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
       };
       // A file of a local repository verified before and unchanged since is copied by the
       // kernel (stamped-copy.ts); anything else is read and verified as it is written.
-      if (!(await copyStampedFile(storage, entry, temporary, entry.mode, progress))) {
+      let copiedBytes = 0;
+      const copied = await copyStampedFile(storage, entry, temporary, entry.mode, (bytes) => {
+        copiedBytes += bytes;
+        progress(bytes);
+      });
+      if (!copied) {
+        done -= copiedBytes; // a copy given up half-way: its bytes are read again below
         const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
         if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
         await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));

@@ -6,10 +6,14 @@ import { objectKey } from "./layout.js";
 import { currentTokens, isStamped, objectsOf, type StoredFile } from "./read-stamps.js";
 
 /**
- * How many bytes of chunks one `cat` concatenates: the progress callback is called after each
- * batch, and the list of paths stays far below the system's argument limit.
+ * How many chunk paths one `cat` is given: far below the system's argument limit (2 MiB of
+ * arguments on Linux; a path here is about 100 bytes), so a file of up to about 5 GiB takes one
+ * `cat` (each costs a process start, 5-10 ms).
  */
-const BATCH_BYTES = 256 * 1024 * 1024;
+const BATCH_FILES = 4000;
+
+/** How often the output's size is reported as progress while `cat` runs. */
+const PROGRESS_INTERVAL_MS = 100;
 
 /**
  * Copies a stored file of a local repository into a new file `target` without passing its bytes
@@ -38,7 +42,7 @@ export async function copyStampedFile(storage: Storage, entry: StoredFile, targe
   const files = objectsOf(entry).map((sha256) => storage.localPath!(objectKey(sha256)));
   let copied = false;
   try {
-    if (entry.chunks) copied = await concatenate(files, entry.chunks.map((c) => c.size), target, mode, onBytes);
+    if (entry.chunks) copied = await concatenate(files, target, mode, onBytes);
     else {
       await fs.copyFile(files[0]!, target, constants.COPYFILE_EXCL);
       await fs.chmod(target, mode);
@@ -56,21 +60,28 @@ export async function copyStampedFile(storage: Storage, entry: StoredFile, targe
   return copied;
 }
 
-/** Appends `files` in order to a new file `target` with `cat`, in batches; false if `cat` could not. */
-async function concatenate(files: string[], sizes: number[], target: string, mode: number, onBytes?: (bytes: number) => void): Promise<boolean> {
+/**
+ * Appends `files` in order to a new file `target` with `cat`, in batches; false if `cat` could
+ * not. Progress is the output's size, looked at every PROGRESS_INTERVAL_MS.
+ */
+async function concatenate(files: string[], target: string, mode: number, onBytes?: (bytes: number) => void): Promise<boolean> {
   const output = await fs.open(target, "wx", mode);
+  let reported = 0;
+  const report = async (): Promise<void> => {
+    const size = (await output.stat()).size;
+    if (size > reported) onBytes?.(size - reported);
+    reported = Math.max(reported, size);
+  };
+  const timer = onBytes ? setInterval(() => void report().catch(() => {}), PROGRESS_INTERVAL_MS) : null;
+  timer?.unref();
   try {
-    let start = 0;
-    while (start < files.length) {
-      let end = start;
-      let bytes = 0;
-      while (end < files.length && (end === start || bytes + sizes[end]! <= BATCH_BYTES)) bytes += sizes[end++]!;
-      if (!(await cat(files.slice(start, end), output.fd))) return false;
-      onBytes?.(bytes);
-      start = end;
+    for (let start = 0; start < files.length; start += BATCH_FILES) {
+      if (!(await cat(files.slice(start, start + BATCH_FILES), output.fd))) return false;
     }
+    if (timer) await report();
     return true;
   } finally {
+    if (timer) clearInterval(timer);
     await output.close();
   }
 }

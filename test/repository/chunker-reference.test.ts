@@ -1,10 +1,11 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chunkFileInWorker } from "../../src/repository/chunk-worker.js";
 import { chunkFile } from "../../src/repository/chunker.js";
 import { makeProject } from "../helpers/project.js";
+import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
  * The chunker cuts exactly where docs/FORMAT.md ("Chunked files") says, byte for byte: the same
@@ -21,12 +22,6 @@ const projects: string[] = [];
 afterEach(async () => {
   for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
-
-function pseudoRandom(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
-}
 
 /** Chunk sizes by the rule of FORMAT.md, transcribed. */
 function referenceSizes(bytes: Buffer): number[] {
@@ -62,10 +57,10 @@ describe("the chunker against the rule in FORMAT.md", () => {
   it("cuts random bytes, uniform bytes and every remainder length where the rule says", async () => {
     const files: Record<string, Buffer> = {
       // Random contents, then zeros (no content to cut at: 4 MiB chunks), then random again.
-      "mixed.bin": Buffer.concat([pseudoRandom(14 * MiB + 5, "mixed a"), Buffer.alloc(9 * MiB), pseudoRandom(3 * MiB + 3, "mixed b")]),
+      "mixed.bin": Buffer.concat([pseudoRandomBytes(14 * MiB + 5, "mixed a"), Buffer.alloc(9 * MiB), pseudoRandomBytes(3 * MiB + 3, "mixed b")]),
     };
     // Lengths around the minimum and around the unrolled loops' remainders (0 to 3 bytes).
-    for (const extra of [-1, 0, 1, 2, 3, 4, 5]) files[`short${extra}.bin`] = pseudoRandom(512 * KiB + extra, `short ${extra}`);
+    for (const extra of [-1, 0, 1, 2, 3, 4, 5]) files[`short${extra}.bin`] = pseudoRandomBytes(512 * KiB + extra, `short ${extra}`);
     for (const extra of [1, 2, 3]) files[`max${extra}.bin`] = Buffer.alloc(4 * MiB + extra, 7);
     const dir = await makeProject(files);
     projects.push(dir);

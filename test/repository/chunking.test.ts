@@ -1,4 +1,4 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { CHUNK_THRESHOLD_BYTES } from "../../src/repository/publisher.js";
 import { listFiles, makeProject, startScript, waitFor } from "../helpers/project.js";
 import { s3RepositoryUrl } from "../helpers/repositories.js";
 import { forgetSummary } from "../helpers/record.js";
+import { pseudoRandomBytes } from "../helpers/random.js";
 
 const MiB = 1024 * 1024;
 const { min, max } = CHUNK_PARAMETERS;
@@ -24,17 +25,10 @@ async function project(files: Record<string, string | Buffer> = {}): Promise<str
   return dir;
 }
 
-/** Incompressible bytes that are the same on every run (an AES-CTR keystream of the seed). */
-function pseudoRandom(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
-}
-
 /** `base` with `length` bytes at `at` replaced by fresh ones: a layer being fine-tuned. */
 function withChangedRegion(base: Buffer, at: number, length: number, seed: string): Buffer {
   const copy = Buffer.from(base);
-  pseudoRandom(length, seed).copy(copy, at);
+  pseudoRandomBytes(length, seed).copy(copy, at);
   return copy;
 }
 
@@ -69,7 +63,7 @@ function open(dir: string, recover = true): Promise<Repository> {
 
 describe("the chunker", () => {
   it("cuts the same bytes into the same chunks every time, in-process and on the worker, and the chunks make up the file", async () => {
-    const dir = await project({ "data.bin": pseudoRandom(24 * MiB, "determinism") });
+    const dir = await project({ "data.bin": pseudoRandomBytes(24 * MiB, "determinism") });
     const file = path.join(dir, "data.bin");
     const first = await chunksOf(file);
     expect(await chunksOf(file)).toEqual(first);
@@ -88,7 +82,7 @@ describe("the chunker", () => {
   });
 
   it("respects the minimum and maximum sizes, whatever the contents", async () => {
-    const random = await project({ "random.bin": pseudoRandom(24 * MiB + 12345, "sizes"), "zeros.bin": Buffer.alloc(18 * MiB + 7), "tiny.bin": Buffer.from("small") });
+    const random = await project({ "random.bin": pseudoRandomBytes(24 * MiB + 12345, "sizes"), "zeros.bin": Buffer.alloc(18 * MiB + 7), "tiny.bin": Buffer.from("small") });
     for (const name of ["random.bin", "zeros.bin"]) {
       const chunks = await chunksOf(path.join(random, name));
       for (const chunk of chunks.slice(0, -1)) {
@@ -105,8 +99,8 @@ describe("the chunker", () => {
   });
 
   it("is content-defined: an insertion near the start moves only the boundaries near it", async () => {
-    const base = pseudoRandom(32 * MiB, "insertion");
-    const inserted = Buffer.concat([base.subarray(0, 100_000), pseudoRandom(1000, "inserted bytes"), base.subarray(100_000)]);
+    const base = pseudoRandomBytes(32 * MiB, "insertion");
+    const inserted = Buffer.concat([base.subarray(0, 100_000), pseudoRandomBytes(1000, "inserted bytes"), base.subarray(100_000)]);
     const deleted = Buffer.concat([base.subarray(0, 3 * MiB), base.subarray(3 * MiB + 4096)]);
     const dir = await project({ "base.bin": base, "inserted.bin": inserted, "deleted.bin": deleted });
     const before = await chunksOf(path.join(dir, "base.bin"));
@@ -132,7 +126,7 @@ describe("large files in checkpoints", () => {
   const region = { at: 18 * MiB, length: 4 * MiB }; // a contiguous 10%
 
   it("are stored as chunks: five checkpoints with a 10% change each cost about 1.4x one, and read back identical", async () => {
-    const versions = [pseudoRandom(size, "weights v0")];
+    const versions = [pseudoRandomBytes(size, "weights v0")];
     for (let i = 1; i < 5; i++) versions.push(withChangedRegion(versions[0]!, region.at, region.length, `weights v${i}`));
     const dir = await project({ "model/config.json": '{"layers":3}' });
     const repository = await open(dir);
@@ -177,7 +171,7 @@ describe("large files in checkpoints", () => {
   });
 
   it("are stored whole below the threshold", async () => {
-    const dir = await project({ "small.bin": pseudoRandom(CHUNK_THRESHOLD_BYTES - 1, "small") });
+    const dir = await project({ "small.bin": pseudoRandomBytes(CHUNK_THRESHOLD_BYTES - 1, "small") });
     const repository = await open(dir);
     const run = await repository.init({ path: "code" });
     await run.checkpoint({ path: "small.bin" });
@@ -188,7 +182,7 @@ describe("large files in checkpoints", () => {
   });
 
   it("fail to read when a chunk is corrupt or missing, with an error naming the object", async () => {
-    const bytes = pseudoRandom(16 * MiB, "corruption");
+    const bytes = pseudoRandomBytes(16 * MiB, "corruption");
     const dir = await project({ "weights.bin": bytes });
     const repository = await open(dir);
     const run = await repository.init({ path: "code" });
@@ -249,7 +243,7 @@ describe("large files in checkpoints", () => {
   });
 
   it("lets gc keep chunks shared with a live checkpoint and delete the rest once their experiment is removed", async () => {
-    const first = pseudoRandom(24 * MiB, "gc v1");
+    const first = pseudoRandomBytes(24 * MiB, "gc v1");
     const second = withChangedRegion(first, 10 * MiB, 2 * MiB, "gc v2");
     const dir = await project();
     const repository = await open(dir);
@@ -283,7 +277,7 @@ describe("large files in checkpoints", () => {
 
 describe("large files in an S3 repository", () => {
   it("are chunked, share their unchanged chunks, and read back identical", async () => {
-    const v0 = pseudoRandom(16 * MiB, "s3 v0");
+    const v0 = pseudoRandomBytes(16 * MiB, "s3 v0");
     const v1 = withChangedRegion(v0, 6 * MiB, Math.round(1.6 * MiB), "s3 v1");
     const dir = await project();
     const repository = await openRepository(s3RepositoryUrl(), { projectDirectory: dir });
@@ -311,7 +305,7 @@ describe("large files in an S3 repository", () => {
 });
 
 describe("recovery of chunked checkpoints", () => {
-  const bytes = pseudoRandom(40 * MiB, "recovery");
+  const bytes = pseudoRandomBytes(40 * MiB, "recovery");
 
   /** The tree a clean run publishes for weights.bin holding `bytes`. */
   async function referenceTree(): Promise<string> {
@@ -380,7 +374,7 @@ describe("repositories written before chunking", () => {
   it("still read: a file stored whole, as format 1.0 writers stored every file", async () => {
     const dir = await project();
     const root = path.join(dir, ".cairn");
-    const bytes = pseudoRandom(CHUNK_THRESHOLD_BYTES + 3 * MiB, "old writer");
+    const bytes = pseudoRandomBytes(CHUNK_THRESHOLD_BYTES + 3 * MiB, "old writer");
     const put = async (contents: Buffer): Promise<string> => {
       const sha = sha256(contents);
       await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });

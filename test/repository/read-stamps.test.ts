@@ -1,9 +1,9 @@
-import { createCipheriv, createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
 import { listFiles, makeProject, runCli } from "../helpers/project.js";
+import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
  * Read stamps (src/repository/read-stamps.ts): a local repository's files that Cairn has verified
@@ -18,12 +18,6 @@ const projects: string[] = [];
 afterEach(async () => {
   for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
-
-function pseudoRandom(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
-}
 
 async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir: string; checkpoint: Checkpoint; entries: TreeEntry[] }> {
   const dir = await makeProject({ "code/train.py": "x = 1\n", ...Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`model/${name}`, bytes])) });
@@ -56,7 +50,7 @@ async function failure(promise: Promise<unknown>): Promise<CairnError> {
 
 describe("read stamps", () => {
   it("stamps a chunked file as it is published, and checkout() and open() give exactly its bytes", async () => {
-    const bytes = pseudoRandom(20 * MiB + 99, "stamped at publish");
+    const bytes = pseudoRandomBytes(20 * MiB + 99, "stamped at publish");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     expect(entries[0]!.chunks!.length).toBeGreaterThan(5);
     await fs.access(stampOf(dir, entries[0]!.sha256));
@@ -77,7 +71,7 @@ describe("read stamps", () => {
   });
 
   it("hashes a chunk again when it changed after it was stamped, even with its modification time put back", async () => {
-    const bytes = pseudoRandom(12 * MiB, "changed after stamping");
+    const bytes = pseudoRandomBytes(12 * MiB, "changed after stamping");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     const victim = entries[0]!.chunks![2]!;
     const key = `objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`;
@@ -103,7 +97,7 @@ describe("read stamps", () => {
   it("verifies a file with no stamp, then stamps it: a file stored whole is copied and still checked after a change", async () => {
     // Under the chunking threshold: stored whole (hard-linked from the spool), so not stamped
     // when published; the first verified read stamps it.
-    const bytes = pseudoRandom(3 * MiB + 7, "stored whole");
+    const bytes = pseudoRandomBytes(3 * MiB + 7, "stored whole");
     const { dir, checkpoint, entries } = await checkpointOf({ "small.bin": bytes });
     expect(entries[0]!.chunks).toBeUndefined();
     await expect(fs.access(stampOf(dir, entries[0]!.sha256))).rejects.toThrow();
@@ -122,7 +116,7 @@ describe("read stamps", () => {
   });
 
   it("ignores a stamp that does not fit (torn, or for other objects) and reads with verification", async () => {
-    const bytes = pseudoRandom(10 * MiB, "torn stamp");
+    const bytes = pseudoRandomBytes(10 * MiB, "torn stamp");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     const stamp = stampOf(dir, entries[0]!.sha256);
     await fs.writeFile(stamp, '{"size":');
@@ -137,7 +131,7 @@ describe("read stamps", () => {
   });
 
   it("`cairn verify` does not trust stamps: it hashes every object", async () => {
-    const bytes = pseudoRandom(10 * MiB, "verify ignores stamps");
+    const bytes = pseudoRandomBytes(10 * MiB, "verify ignores stamps");
     const { dir, entries } = await checkpointOf({ "weights.bin": bytes });
     const victim = entries[0]!.chunks![1]!;
     await damageQuietly(objectFile(dir, victim.sha256), 77);

@@ -1,4 +1,4 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
 import { listFiles, makeProject, runCli, startScript } from "../helpers/project.js";
+import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
  * Reading chunked files back (checkout, open): the bytes are exactly the file's, every read is
@@ -19,13 +20,6 @@ const projects: string[] = [];
 afterEach(async () => {
   for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
-
-/** Incompressible bytes that are the same on every run (an AES-CTR keystream of the seed). */
-function pseudoRandom(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
-}
 
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -58,7 +52,7 @@ async function flipByte(file: string, at: number): Promise<Buffer> {
 
 describe("reading chunked files back", () => {
   it("open() streams exactly the file's bytes, in order, and checkout() writes them", async () => {
-    const bytes = pseudoRandom(21 * MiB + 4321, "open streams the bytes");
+    const bytes = pseudoRandomBytes(21 * MiB + 4321, "open streams the bytes");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     expect(entries[0]!.chunks!.length).toBeGreaterThan(5);
 
@@ -83,8 +77,8 @@ describe("reading chunked files back", () => {
   });
 
   it("reads several chunked files at once, each verified on its own", async () => {
-    const a = pseudoRandom(12 * MiB, "first of two");
-    const b = pseudoRandom(9 * MiB + 17, "second of two");
+    const a = pseudoRandomBytes(12 * MiB, "first of two");
+    const b = pseudoRandomBytes(9 * MiB + 17, "second of two");
     const { checkpoint } = await checkpointOf({ "a.bin": a, "b.bin": b });
     const [readA, readB, readA2] = await Promise.all([checkpoint.read("a.bin"), checkpoint.read("b.bin"), checkpoint.read("a.bin")]);
     expect(readA.equals(a)).toBe(true);
@@ -93,7 +87,7 @@ describe("reading chunked files back", () => {
   });
 
   it("lets a reader stop early, and later reads are still whole and verified", async () => {
-    const bytes = pseudoRandom(16 * MiB, "stop early");
+    const bytes = pseudoRandomBytes(16 * MiB, "stop early");
     const { checkpoint } = await checkpointOf({ "weights.bin": bytes });
     for (let i = 0; i < 3; i++) {
       const stream = await checkpoint.open("weights.bin");
@@ -108,7 +102,7 @@ describe("reading chunked files back", () => {
   });
 
   it("fails open() and checkout() on a chunk damaged in place, naming the object; the stream never ends and nothing is left in the folder", async () => {
-    const bytes = pseudoRandom(14 * MiB, "damaged chunk");
+    const bytes = pseudoRandomBytes(14 * MiB, "damaged chunk");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     const chunks = entries[0]!.chunks!;
     for (const victim of [chunks[0]!, chunks[Math.floor(chunks.length / 2)]!, chunks.at(-1)!]) {
@@ -141,7 +135,7 @@ describe("reading chunked files back", () => {
   });
 
   it("fails `cairn checkout` on a damaged chunk with the object named, leaving no file in the output folder", async () => {
-    const bytes = pseudoRandom(10 * MiB, "cli checkout");
+    const bytes = pseudoRandomBytes(10 * MiB, "cli checkout");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     const victim = entries[0]!.chunks![1]!;
     await flipByte(objectFile(dir, victim.sha256), 12345);
@@ -153,7 +147,7 @@ describe("reading chunked files back", () => {
   });
 
   it("does not keep a process alive when a chunked file is opened and never read", async () => {
-    const bytes = pseudoRandom(10 * MiB, "never read");
+    const bytes = pseudoRandomBytes(10 * MiB, "never read");
     const { dir, checkpoint } = await checkpointOf({ "weights.bin": bytes });
     const { child, done } = startScript(
       dir,

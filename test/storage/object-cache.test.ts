@@ -3,7 +3,6 @@
  * S3 is kept on local disk only once the reader has verified it whole, so each byte is hashed
  * once, and a damaged chunk never becomes a cache entry. Real radosgw, real cache folder.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,18 +11,13 @@ import { objectKey } from "../../src/repository/layout.js";
 import { openStorage } from "../../src/storage/open.js";
 import { makeProject } from "../helpers/project.js";
 import { s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
+import { pseudoRandomBytes } from "../helpers/random.js";
 
 const MiB = 1024 * 1024;
 const projects: string[] = [];
 afterEach(async () => {
   for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
-
-function pseudoRandom(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
-}
 
 /** The cache's files, by name: entries (`<sha256>`) and copies not yet confirmed (`.tmp-`). */
 async function cacheFiles(): Promise<{ entries: string[]; unconfirmed: string[] }> {
@@ -49,7 +43,7 @@ describe("the object cache of an S3 repository", () => {
   it("keeps a chunked file's chunks once the file is verified whole, then reads them from disk", async () => {
     s3Environment();
     await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
-    const bytes = pseudoRandom(11 * MiB, "kept once verified");
+    const bytes = pseudoRandomBytes(11 * MiB, "kept once verified");
     const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
     projects.push(dir);
     const url = s3RepositoryUrl();
@@ -78,7 +72,7 @@ describe("the object cache of an S3 repository", () => {
 
   it("keeps nothing of a file that does not verify (its chunks are confirmed together), and reads them again next time", async () => {
     s3Environment();
-    const bytes = pseudoRandom(10 * MiB, "damaged in the bucket");
+    const bytes = pseudoRandomBytes(10 * MiB, "damaged in the bucket");
     const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
     projects.push(dir);
     const url = s3RepositoryUrl();

@@ -29,9 +29,10 @@ interface StoredTable {
   liveness: Liveness[];
 }
 
-/** The plain `cairn ls` table, each row's status, and the problems met listing it. */
+/** The plain `cairn ls` listing: IDs, the table (laid out when first asked for), each row's status, and the problems met listing it. */
 export interface PlainListing {
-  table: ListingTable;
+  ids: string[];
+  table: () => ListingTable;
   statuses: ExperimentStatus[];
   problems: RepositoryProblem[];
 }
@@ -47,7 +48,7 @@ export interface PlainListing {
  * Elsewhere, or when the folders changed, the summaries are listed as usual.
  *
  * @example
- * const { table, statuses, problems } = await plainListing(repository);
+ * const { ids, table, statuses, problems } = await plainListing(repository);
  */
 export async function plainListing(repository: Repository): Promise<PlainListing> {
   const storage = repository.storage;
@@ -65,20 +66,23 @@ export async function plainListing(repository: Repository): Promise<PlainListing
       const statuses = stored.liveness.map((liveness, row): ExperimentStatus =>
         liveness === null ? "stopped" : statusOf({ stopped: null, updated: liveness[0], heartbeatIntervalMs: liveness[1] }, heartbeats.get(ids[row]!) ?? null, now),
       );
-      return { table: stored.table, statuses, problems: [] };
+      return { ids, table: () => stored.table, statuses, problems: [] };
     }
   }
   const listed = await repository.listSummaries();
   const rows = listed.experiments.map(fromSummary);
-  const table = listingTable(rows);
+  // Laid out only when printed or kept: `cairn ls -q` of a bucket prints IDs only, and laying
+  // out 10,000 rows in both layouts took most of a warm listing's time there.
+  let laidOut: ListingTable | null = null;
+  const table = (): ListingTable => (laidOut ??= listingTable(rows));
   // A listing with problems is not kept: they are found, and reported, by listing again.
   if (version !== null && listed.problems.length === 0) {
     const liveness = listed.experiments.map(({ summary }) => livenessOf(summary));
-    await writeTable(file, { version: FILE_VERSION, cairn: packageVersion(), folderVersion: version, table, liveness }).catch(() => {
+    await writeTable(file, { version: FILE_VERSION, cairn: packageVersion(), folderVersion: version, table: table(), liveness }).catch(() => {
       // A read-only folder only makes the next listing slower.
     });
   }
-  return { table, statuses: rows.map((row) => row.status), problems: listed.problems };
+  return { ids: rows.map((row) => row.id), table, statuses: rows.map((row) => row.status), problems: listed.problems };
 }
 
 function livenessOf(summary: ExperimentSummary): Liveness {

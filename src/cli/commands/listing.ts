@@ -68,8 +68,8 @@ interface Selection {
  * a second for 10,000 experiments).
  */
 async function plainSelection(repository: Repository): Promise<Selection> {
-  const { table, statuses, problems } = await plainListing(repository);
-  return { ids: table.ids, table: () => table, statuses, experiments: [], problems, total: table.ids.length };
+  const { ids, table, statuses, problems } = await plainListing(repository);
+  return { ids, table, statuses, experiments: [], problems, total: ids.length };
 }
 
 /** The experiments a filter or sort selects (they work on Experiments), or all of them for --json. */
