@@ -101,25 +101,35 @@ async function openWholeStream(storage: Storage, entry: TreeEntry, context: Obje
     throw interrupted(error, key, context);
   });
   if (source === null) throw new CairnError("CORRUPT", `Object ${key} (${context}) is missing from the repository.`, { details: { key } });
-  const mismatch = (actual: string | null, size: number): CairnError =>
-    new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: expected ${entry.size} bytes with SHA-256 ${entry.sha256}, read ${size} bytes${actual === null ? "" : ` hashing to ${actual}`}.`, { details: { key } });
-  const hash = check === "none" ? null : createHash("sha256");
+  const checked = checkedPassThrough(check, async (actual, size) => {
+    if (size !== entry.size || (actual !== null && actual !== entry.sha256)) {
+      return new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: expected ${entry.size} bytes with SHA-256 ${entry.sha256}, read ${size} bytes${actual === null ? "" : ` hashing to ${actual}`}.`, { details: { key } });
+    }
+    if (stampAfter !== null) await saveStamp(storage, entry, stampAfter);
+    return null;
+  });
+  source.on("error", (error) => checked.destroy(interrupted(error, key, context)));
+  return source.pipe(checked);
+}
+
+/**
+ * A pass-through that counts the bytes flowing (and hashes them when `check` is "whole"), then,
+ * before it ends, asks `finish` with the hash (null when not hashed) and the count: an error
+ * fails the stream instead of ending it, so a reader never sees a bad file end normally.
+ */
+function checkedPassThrough(check: Check, finish: (actual: string | null, size: number) => Promise<Error | null>): Transform {
+  const hash = check === "whole" ? createHash("sha256") : null;
   let size = 0;
-  const checked = new Transform({
+  return new Transform({
     transform(piece: Buffer, _encoding, callback: TransformCallback) {
       hash?.update(piece);
       size += piece.length;
       callback(null, piece);
     },
     flush(callback: TransformCallback) {
-      const actual = hash === null ? null : hash.digest("hex");
-      if (size !== entry.size || (actual !== null && actual !== entry.sha256)) return callback(mismatch(actual, size));
-      if (stampAfter === null) return callback();
-      saveStamp(storage, entry, stampAfter).then(() => callback(), () => callback());
+      finish(hash === null ? null : hash.digest("hex"), size).then((error) => callback(error), (error: Error) => callback(error));
     },
   });
-  source.on("error", (error) => checked.destroy(interrupted(error, key, context)));
-  return source.pipe(checked);
 }
 
 /**
@@ -162,28 +172,15 @@ const READ_AHEAD_CHUNKS = 8;
  */
 async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens): Promise<Readable> {
   const chunks = entry.chunks ?? [];
-  const hash = check === "whole" ? createHash("sha256") : null;
-  let size = 0;
-  const whole = new Transform({
-    transform(piece: Buffer, _encoding, callback: TransformCallback) {
-      hash?.update(piece);
-      size += piece.length;
-      callback(null, piece);
-    },
-    flush(callback: TransformCallback) {
-      const actual = hash === null ? null : hash.digest("hex");
-      if (size === entry.size && (actual === null || actual === entry.sha256)) {
-        // Every chunk is now known good: the object cache may keep the copies it wrote.
-        if (actual !== null) storage.confirmObjects?.(chunks.map((chunk) => chunk.sha256));
-        if (stampAfter === null) return callback();
-        saveStamp(storage, entry, stampAfter).then(() => callback(), () => callback());
-        return;
-      }
-      findDamagedChunk(storage, chunks, context).then(
-        (damaged) => callback(damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together ${actual === null ? `hold ${size} bytes, not ${entry.size}` : `hash to ${actual}, not ${entry.sha256}`}.`)),
-        (error: Error) => callback(error),
-      );
-    },
+  const whole = checkedPassThrough(check, async (actual, size) => {
+    if (size !== entry.size || (actual !== null && actual !== entry.sha256)) {
+      const damaged = await findDamagedChunk(storage, chunks, context);
+      return damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together ${actual === null ? `hold ${size} bytes, not ${entry.size}` : `hash to ${actual}, not ${entry.sha256}`}.`);
+    }
+    // Every chunk is now known good: the object cache may keep the copies it wrote.
+    if (actual !== null) storage.confirmObjects?.(chunks.map((chunk) => chunk.sha256));
+    if (stampAfter !== null) await saveStamp(storage, entry, stampAfter);
+    return null;
   });
   let next = 0;
   const inFlight: Promise<Buffer>[] = [];

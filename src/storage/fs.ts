@@ -135,39 +135,25 @@ export function createFileStorage(root: string): Storage {
   }
 
   /**
-   * A whole file's bytes. Small files (records, summaries, trees: a listing reads 10,000 of them,
-   * and four thread-pool round trips each cost more than the reads) are read without leaving the
-   * event loop; larger ones (chunks) through the same descriptor on the thread pool, in one read
-   * of their size where the kernel allows, rather than reopened by readFile and read in 512 KiB
-   * pieces (a local checkout reads hundreds of chunks).
+   * A whole file's bytes, with what `describe` makes of the open file (its size and whatever else
+   * the caller wants from the same fstat, so they agree; null: not a file to read). Small files
+   * (records, summaries, trees: a listing reads 10,000 of them, and four thread-pool round trips
+   * each cost more than the reads) are read without leaving the event loop; larger ones (chunks)
+   * through the same descriptor on the thread pool, in one read of their size where the kernel
+   * allows, rather than reopened by readFile and read in 512 KiB pieces (a local checkout reads
+   * hundreds of chunks).
    */
-  async function readWhole(file: string): Promise<Buffer> {
+  async function readWhole<T>(file: string, describe: (fd: number) => { size: number; value: T } | null): Promise<{ body: Buffer; value: T } | null> {
     const fd = fsSync.openSync(file, "r");
     let closeNow = true;
     try {
-      const size = fsSync.fstatSync(fd).size;
-      if (size <= SMALL_READ_BYTES) return readNow(fd, size);
+      const described = describe(fd);
+      if (described === null) return null;
+      const { size, value } = described;
+      if (size <= SMALL_READ_BYTES) return { body: readNow(fd, size), value };
       closeNow = false;
-      return await readLater(fd, size).finally(() => fsSync.close(fd, () => {}));
-    } finally {
-      if (closeNow) fsSync.closeSync(fd);
-    }
-  }
-
-  /**
-   * readWhole, with the info of the file it read (from the same open file, so they agree); null
-   * when it is not a file.
-   */
-  async function readWholeWithInfo(file: string, key: string): Promise<{ body: Buffer; info: ObjectInfo } | null> {
-    const fd = fsSync.openSync(file, "r");
-    let closeNow = true;
-    try {
-      const info = infoOf(fsSync.fstatSync(fd, { bigint: true }), key);
-      if (info === null) return null;
-      if (info.size <= SMALL_READ_BYTES) return { body: readNow(fd, info.size), info };
-      closeNow = false;
-      const body = await readLater(fd, info.size).finally(() => fsSync.close(fd, () => {}));
-      return { body, info };
+      const body = await readLater(fd, size).finally(() => fsSync.close(fd, () => {}));
+      return { body, value };
     } finally {
       if (closeNow) fsSync.closeSync(fd);
     }
@@ -199,7 +185,7 @@ export function createFileStorage(root: string): Storage {
     url: absoluteRoot,
     async get(key) {
       try {
-        return await readWhole(fileOf(key));
+        return (await readWhole(fileOf(key), (fd) => ({ size: fsSync.fstatSync(fd).size, value: null })))!.body;
       } catch (error) {
         if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
         throw error;
@@ -208,7 +194,11 @@ export function createFileStorage(root: string): Storage {
     async getWithInfo(key) {
       const file = fileOf(key);
       try {
-        return await readWholeWithInfo(file, key);
+        const read = await readWhole(file, (fd) => {
+          const info = infoOf(fsSync.fstatSync(fd, { bigint: true }), key);
+          return info === null ? null : { size: info.size, value: info };
+        });
+        return read === null ? null : { body: read.body, info: read.value };
       } catch (error) {
         if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
         throw error;

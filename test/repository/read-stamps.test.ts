@@ -1,8 +1,9 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
-import { listFiles, makeProject, runCli } from "../helpers/project.js";
+import { CairnError } from "../../src/index.js";
+import { listFiles, runCli } from "../helpers/project.js";
+import { checkpointOf as recordCheckpoint } from "../helpers/checkpoints.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
@@ -19,15 +20,11 @@ afterEach(async () => {
   for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir: string; checkpoint: Checkpoint; entries: TreeEntry[] }> {
-  const dir = await makeProject({ "code/train.py": "x = 1\n", ...Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`model/${name}`, bytes])) });
-  projects.push(dir);
-  const repository = await openRepository(path.join(dir, ".cairn"), { projectDirectory: dir });
-  const run = await repository.init({ path: "code" });
-  await run.checkpoint({ path: "model", metrics: { loss: 0.1 } });
-  await run.stop();
-  const checkpoint = (await repository.getExperiment(run.id)).latest()!;
-  return { dir, checkpoint, entries: await checkpoint.files() };
+/** checkpointOf, with the project removed after the test. */
+async function checkpointOf(files: Record<string, Buffer>): ReturnType<typeof recordCheckpoint> {
+  const made = await recordCheckpoint(files);
+  projects.push(made.dir);
+  return made;
 }
 
 const stampOf = (dir: string, sha: string): string => path.join(dir, ".cairn", "local", "verified", sha.slice(0, 2), sha);
@@ -56,8 +53,13 @@ describe("read stamps", () => {
     await fs.access(stampOf(dir, entries[0]!.sha256));
 
     const out = path.join(dir, "out");
-    const result = await checkpoint.checkout({ outputDirectory: out });
+    const progress: [number, number][] = [];
+    const result = await checkpoint.checkout({ outputDirectory: out, onProgress: (done, total) => progress.push([done, total]) });
     expect(result.written).toEqual(["model/weights.bin"]);
+    // Progress while the kernel copies: never backwards, never past the total, ending at it.
+    expect(progress.at(-1)).toEqual([bytes.length, bytes.length]);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThanOrEqual(progress[i - 1]![0]);
+    expect(progress.every(([done, total]) => total === bytes.length && done <= total)).toBe(true);
     expect(await listFiles(out)).toEqual(["model/weights.bin"]);
     expect((await fs.readFile(path.join(out, "model", "weights.bin"))).equals(bytes)).toBe(true);
     expect((await fs.stat(path.join(out, "model", "weights.bin"))).mode & 0o777).toBe(0o644);

@@ -4,8 +4,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
-import { listFiles, makeProject, runCli, startScript } from "../helpers/project.js";
+import { CairnError } from "../../src/index.js";
+import { listFiles, runCli, startScript } from "../helpers/project.js";
+import { checkpointOf as recordCheckpoint } from "../helpers/checkpoints.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
@@ -29,16 +30,11 @@ function objectFile(dir: string, sha: string): string {
   return path.join(dir, ".cairn", "objects", sha.slice(0, 2), sha);
 }
 
-/** A project whose one checkpoint holds `files`, recorded and published through the public API. */
-async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir: string; checkpoint: Checkpoint; entries: TreeEntry[] }> {
-  const dir = await makeProject({ "code/train.py": "x = 1\n", ...Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`model/${name}`, bytes])) });
-  projects.push(dir);
-  const repository = await openRepository(path.join(dir, ".cairn"), { projectDirectory: dir });
-  const run = await repository.init({ path: "code" });
-  await run.checkpoint({ path: "model", metrics: { loss: 0.1 } });
-  await run.stop();
-  const checkpoint = (await repository.getExperiment(run.id)).latest()!;
-  return { dir, checkpoint, entries: await checkpoint.files() };
+/** checkpointOf, with the project removed after the test. */
+async function checkpointOf(files: Record<string, Buffer>): ReturnType<typeof recordCheckpoint> {
+  const made = await recordCheckpoint(files);
+  projects.push(made.dir);
+  return made;
 }
 
 /** Corrupts one byte of a chunk in place (same size, so only a hash can tell). */

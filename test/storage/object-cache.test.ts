@@ -39,19 +39,27 @@ async function eventually(check: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * `bytes` as weights.bin of a checkpoint in a fresh S3 repository, and that checkpoint as a new
+ * reader sees it, with the object cache emptied (the writer's reads of trees filled it).
+ */
+async function recordOnS3(bytes: Buffer): Promise<{ url: string; checkpoint: cairn.Checkpoint }> {
+  s3Environment();
+  const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
+  projects.push(dir);
+  const url = s3RepositoryUrl();
+  const repository = await cairn.openRepository(url, { projectDirectory: dir });
+  const run = await repository.init({ path: "code" });
+  await run.checkpoint({ path: "weights.bin" });
+  await run.stop();
+  await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
+  return { url, checkpoint: (await (await cairn.openRepository(url)).getExperiment(run.id)).latest()! };
+}
+
 describe("the object cache of an S3 repository", () => {
   it("keeps a chunked file's chunks once the file is verified whole, then reads them from disk", async () => {
-    s3Environment();
-    await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
     const bytes = pseudoRandomBytes(11 * MiB, "kept once verified");
-    const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
-    projects.push(dir);
-    const url = s3RepositoryUrl();
-    const repository = await cairn.openRepository(url, { projectDirectory: dir });
-    const run = await repository.init({ path: "code" });
-    await run.checkpoint({ path: "weights.bin" });
-    await run.stop();
-    const checkpoint = (await (await cairn.openRepository(url)).getExperiment(run.id)).latest()!;
+    const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
     const chunks = entry!.chunks!.map((c) => c.sha256);
     expect(chunks.length).toBeGreaterThan(3);
@@ -71,17 +79,8 @@ describe("the object cache of an S3 repository", () => {
   });
 
   it("keeps nothing of a file that does not verify (its chunks are confirmed together), and reads them again next time", async () => {
-    s3Environment();
     const bytes = pseudoRandomBytes(10 * MiB, "damaged in the bucket");
-    const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
-    projects.push(dir);
-    const url = s3RepositoryUrl();
-    const repository = await cairn.openRepository(url, { projectDirectory: dir });
-    const run = await repository.init({ path: "code" });
-    await run.checkpoint({ path: "weights.bin" });
-    await run.stop();
-    await fs.rm(path.join(process.env.CAIRN_CACHE_DIR!, "objects"), { recursive: true, force: true });
-    const checkpoint = (await (await cairn.openRepository(url)).getExperiment(run.id)).latest()!;
+    const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
     const victim = entry!.chunks![2]!;
     const storage = await openStorage(url);

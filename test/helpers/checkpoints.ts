@@ -1,0 +1,20 @@
+import * as path from "node:path";
+import { openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
+import { makeProject } from "./project.js";
+
+/**
+ * A project whose one checkpoint holds `files` under `model/`, recorded and published through
+ * the public API into the project's local `.cairn` repository. The caller removes `dir`.
+ *
+ * @example
+ * const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
+ */
+export async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir: string; checkpoint: Checkpoint; entries: TreeEntry[] }> {
+  const dir = await makeProject({ "code/train.py": "x = 1\n", ...Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`model/${name}`, bytes])) });
+  const repository = await openRepository(path.join(dir, ".cairn"), { projectDirectory: dir });
+  const run = await repository.init({ path: "code" });
+  await run.checkpoint({ path: "model", metrics: { loss: 0.1 } });
+  await run.stop();
+  const checkpoint = (await repository.getExperiment(run.id)).latest()!;
+  return { dir, checkpoint, entries: await checkpoint.files() };
+}
