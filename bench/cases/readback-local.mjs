@@ -48,7 +48,7 @@ export default {
     const whole = (await (await cairn.openRepository(repositoryFolder)).getExperiment(await storeWholeTwin(repositoryFolder, experiment.id, entry, source))).latest();
     await warm(source);
     await warm(path.join(repositoryFolder, "objects", entry.sha256.slice(0, 2), entry.sha256));
-    for (const chunk of entry.chunks) await warm(path.join(repositoryFolder, "objects", chunk.sha256.slice(0, 2), chunk.sha256));
+    for (const sha of new Set(entry.chunks.map((chunk) => chunk.pack ?? chunk.sha256))) await warm(path.join(repositoryFolder, "objects", sha.slice(0, 2), sha));
 
     const out = path.join(directory, "out");
     const figures = { cp: [], checkout: [], checkoutCpu: [], unstamped: [], unstampedCpu: [], whole: [], open: [], openCpu: [], cli: [], version: [], openssl: [] };

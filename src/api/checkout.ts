@@ -108,7 +108,8 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
       });
       if (!copied) {
         done -= copiedBytes; // a copy given up half-way: its bytes are read again below
-        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`);
+        // The file written is this machine's copy: the object cache keeps none of its own.
+        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false });
         if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
         await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
       }

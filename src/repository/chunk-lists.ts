@@ -2,12 +2,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { isSha256 } from "./layout.js";
+import type { ChunkRef } from "./types.js";
 
-/** A chunk as a tree lists it. */
-export interface ChunkRef {
-  sha256: string;
-  size: number;
-}
+export type { ChunkRef };
 
 /**
  * The chunk lists of a spool: `chunks/<sha256>.json` beside `objects/`, one per large captured
@@ -31,7 +28,7 @@ export async function saveChunkList(spoolDirectory: string, sha256: string, chun
   const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   const handle = await fs.open(temporary, "wx");
   try {
-    await handle.writeFile(JSON.stringify(chunks.map((c) => ({ sha256: c.sha256, size: c.size }))));
+    await handle.writeFile(JSON.stringify(chunks.map((c) => (c.pack === undefined ? { sha256: c.sha256, size: c.size } : { sha256: c.sha256, size: c.size, pack: c.pack, offset: c.offset }))));
     await handle.sync();
   } finally {
     await handle.close();
@@ -55,7 +52,8 @@ export async function loadChunkList(spoolDirectory: string, sha256: string): Pro
 }
 
 /**
- * Every chunk hash listed in a spool (for gc, which must keep them).
+ * Every object that holds a chunk listed in a spool, its pack or the chunk itself (for gc,
+ * which must keep them).
  *
  * @example
  * for (const sha of await spoolChunkHashes(directory)) referenced.add(sha);
@@ -67,7 +65,7 @@ export async function spoolChunkHashes(spoolDirectory: string): Promise<string[]
   for (const name of names) {
     if (!name.endsWith(".json")) continue;
     const list = await fs.readFile(path.join(folder, name), "utf8").then(parseList, () => null);
-    for (const chunk of list ?? []) hashes.push(chunk.sha256);
+    for (const chunk of list ?? []) hashes.push(chunk.pack ?? chunk.sha256);
   }
   return hashes;
 }
@@ -78,9 +76,11 @@ function parseList(text: string): ChunkRef[] | null {
     if (!Array.isArray(value)) return null;
     const chunks: ChunkRef[] = [];
     for (const item of value) {
-      const { sha256, size } = (item ?? {}) as { sha256?: unknown; size?: unknown };
+      const { sha256, size, pack, offset } = (item ?? {}) as { sha256?: unknown; size?: unknown; pack?: unknown; offset?: unknown };
       if (!isSha256(sha256) || typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) return null;
-      chunks.push({ sha256, size });
+      if (pack === undefined) chunks.push({ sha256, size });
+      else if (isSha256(pack) && typeof offset === "number" && Number.isSafeInteger(offset) && offset >= 0) chunks.push({ sha256, size, pack, offset });
+      else return null;
     }
     return chunks;
   } catch {

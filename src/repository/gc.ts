@@ -127,7 +127,7 @@ async function addReferences(storage: Storage, referenced: Set<string>, live: Se
       referenced.add(sha256);
       for (const file of tree.files) {
         referenced.add(file.sha256);
-        for (const chunk of file.chunks ?? []) referenced.add(chunk.sha256);
+        for (const chunk of file.chunks ?? []) referenced.add(chunk.pack ?? chunk.sha256);
       }
     }
     for (const sha256 of state.objects) referenced.add(sha256);
@@ -141,7 +141,7 @@ async function addReferences(storage: Storage, referenced: Set<string>, live: Se
     const tree = await readTree(storage, sha256, context);
     for (const file of tree.files) {
       referenced.add(file.sha256);
-      for (const chunk of file.chunks ?? []) referenced.add(chunk.sha256);
+      for (const chunk of file.chunks ?? []) referenced.add(chunk.pack ?? chunk.sha256);
     }
   });
 

@@ -6,7 +6,7 @@
 export const FORMAT_KEY = "cairn.json";
 /** The major format this build writes; readers refuse a larger major. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 1;
+export const FORMAT_MINOR = 2;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const ID = /^[0-9a-f]{32}$/;

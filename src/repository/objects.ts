@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { CairnError } from "../errors.js";
-import type { Storage } from "../storage/storage.js";
+import type { ReadOptions, Storage } from "../storage/storage.js";
 import { hashBytes } from "./hash.js";
 import { objectKey } from "./layout.js";
 import { currentTokens, isStamped, saveStamp, type ObjectTokens } from "./read-stamps.js";
 import { parseTree } from "./validate.js";
-import type { Tree, TreeEntry } from "./types.js";
+import { readSegments, type ReadSegment } from "./packs.js";
+import type { ChunkRef, Tree, TreeEntry } from "./types.js";
 
 /**
  * Content-addressed objects: bytes stored under the SHA-256 of themselves, verified on every read.
@@ -29,7 +30,7 @@ export async function readObject(storage: Storage, sha256: string, context: Obje
   if (actual !== sha256) {
     throw new CairnError("CORRUPT", `Object ${key} (${context}) is corrupt: its contents hash to ${actual}.`, { details: { key } });
   }
-  storage.confirmObjects?.([sha256]);
+  await storage.confirmObjects?.([sha256]);
   return bytes;
 }
 
@@ -49,8 +50,13 @@ export async function writeObject(storage: Storage, bytes: Buffer | string): Pro
 export function encodeTree(tree: Tree): Buffer {
   const files = [...tree.files]
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map((f) => (f.chunks ? { path: f.path, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks } : { path: f.path, size: f.size, sha256: f.sha256, mode: f.mode }));
+    .map((f) => (f.chunks ? { path: f.path, size: f.size, sha256: f.sha256, mode: f.mode, chunks: f.chunks.map(encodeChunk) } : { path: f.path, size: f.size, sha256: f.sha256, mode: f.mode }));
   return Buffer.from(JSON.stringify({ files }));
+}
+
+/** A chunk's fields in their fixed order (a chunk stored alone has no pack or offset). */
+function encodeChunk(chunk: ChunkRef): ChunkRef {
+  return chunk.pack === undefined ? { sha256: chunk.sha256, size: chunk.size } : { sha256: chunk.sha256, size: chunk.size, pack: chunk.pack, offset: chunk.offset ?? 0 };
 }
 
 export async function readTree(storage: Storage, sha256: string, context: ObjectContext): Promise<Tree> {
@@ -71,6 +77,11 @@ export interface OpenFileOptions {
    * (read-stamps.ts): what `cairn verify` does.
    */
   ignoreStamps?: boolean;
+  /**
+   * false: a caching layer keeps no copy of what is read (ReadOptions.keepCopy): what a
+   * checkout does, which writes the file to disk itself.
+   */
+  keepCopy?: boolean;
 }
 
 /**
@@ -88,16 +99,17 @@ export async function openFileStream(storage: Storage, entry: TreeEntry, context
   const tokens = options.ignoreStamps ? null : currentTokens(storage, entry);
   const check: Check = (await isStamped(storage, entry, tokens)) ? "none" : "whole";
   const stampAfter = check === "whole" ? tokens : null;
-  return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter) : openWholeStream(storage, entry, context, check, stampAfter);
+  const read: ReadOptions = { keepCopy: options.keepCopy };
+  return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter, read) : openWholeStream(storage, entry, context, check, stampAfter, read);
 }
 
 /** "whole": the file's SHA-256 over all its bytes, and its size; "none": its size only (a valid read stamp). */
 type Check = "whole" | "none";
 
 /** A file stored as one object, streamed. With `stampAfter`, a read that verified saves a stamp. */
-async function openWholeStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens): Promise<Readable> {
+async function openWholeStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens, read: ReadOptions): Promise<Readable> {
   const key = objectKey(entry.sha256);
-  const source = await storage.getStream(key).catch((error: Error) => {
+  const source = await storage.getStream(key, undefined, read).catch((error: Error) => {
     throw interrupted(error, key, context);
   });
   if (source === null) throw new CairnError("CORRUPT", `Object ${key} (${context}) is missing from the repository.`, { details: { key } });
@@ -142,19 +154,24 @@ function interrupted(error: Error, key: string, context: ObjectContext): Error {
 }
 
 /**
- * How many chunks of a chunked file are read ahead: fetched in parallel while the earlier ones
- * are consumed (at most this many times the largest chunk, 4 MiB, in memory). 16 looked a little
- * faster from radosgw in three pairs of runs on a loaded machine, but made the Python binding's
- * core grow by 67 MB reading a 128 MB file (its test allows half the file): kept at 8.
+ * How much of a chunked file is read ahead: fetched in parallel while the earlier parts are
+ * consumed. At most READ_AHEAD_READS reads (a pack, about 6 MiB, or a chunk stored alone, about
+ * 1.35 MiB) and about READ_AHEAD_BYTES of the file. 16 chunks ahead looked a little faster from
+ * radosgw, but made the Python binding's core grow by 67 MB reading a 128 MB file (its test
+ * allows half the file); the byte bound keeps packs within what 8 chunks cost.
  */
-const READ_AHEAD_CHUNKS = 8;
+const READ_AHEAD_READS = 8;
+const READ_AHEAD_BYTES = 24 * 1024 * 1024;
 
 /**
  * Chunked files: the chunks in order, verified as the whole file's SHA-256 and size, like a file
- * stored whole. Several chunks are fetched at once (remote stores answer each request after a
- * round trip; local reads overlap the consumer's writes).
+ * stored whole. Consecutive chunks of one pack are read with one request (packs.ts), and several
+ * reads are in flight at once (remote stores answer each request after a round trip; local reads
+ * overlap the consumer's writes). A pack is read whole (it is at most 12 MiB): an object read
+ * whole is what the object cache keeps, and a file rarely uses part of a pack (only where a
+ * later version of it changed).
  *
- * What is verified, and why that is enough (FORMAT.md, "Chunked files"): each chunk's size as it
+ * What is verified, and why that is enough (FORMAT.md, "Chunked files"): each read's size as it
  * arrives, and the whole file's SHA-256 and size at the end, before the stream ends; a mismatch
  * fails the stream instead of ending it (checkout writes under a temporary name and renames only
  * a file whose stream ended). The whole-file hash covers every byte of every chunk, in order, so
@@ -170,31 +187,42 @@ const READ_AHEAD_CHUNKS = 8;
  * against 2.25 s under load), so it was dropped. SHA-256 is sequential: one file's hash cannot
  * be spread over cores.
  */
-async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens): Promise<Readable> {
+async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens, readOptions: ReadOptions): Promise<Readable> {
   const chunks = entry.chunks ?? [];
+  // Objects this read used every byte of: once the whole file verifies, they are known good.
+  const usedWhole = new Set<string>();
   const whole = checkedPassThrough(check, async (actual, size) => {
     if (size !== entry.size || (actual !== null && actual !== entry.sha256)) {
       const damaged = await findDamagedChunk(storage, chunks, context);
       return damaged ?? new CairnError("CORRUPT", `File ${entry.path} (${context}) is corrupt: its chunks are intact but together ${actual === null ? `hold ${size} bytes, not ${entry.size}` : `hash to ${actual}, not ${entry.sha256}`}.`);
     }
-    // Every chunk is now known good: the object cache may keep the copies it wrote.
-    if (actual !== null) storage.confirmObjects?.(chunks.map((chunk) => chunk.sha256));
+    // The object cache may keep the copies it wrote of objects verified whole (in place before
+    // the stream ends, so that a process that calls process.exit() then still leaves them).
+    if (actual !== null) await storage.confirmObjects?.([...usedWhole]);
     if (stampAfter !== null) await saveStamp(storage, entry, stampAfter);
     return null;
   });
+  const segments = readSegments(chunks);
   let next = 0;
-  const inFlight: Promise<Buffer>[] = [];
+  let bytesInFlight = 0;
+  const inFlight: { read: Promise<Buffer>; size: number }[] = [];
   const fill = (): void => {
-    while (inFlight.length < READ_AHEAD_CHUNKS && next < chunks.length && !whole.destroyed) {
-      const read = readChunk(storage, chunks[next++]!, context);
+    while (next < segments.length && !whole.destroyed && inFlight.length < READ_AHEAD_READS) {
+      const segment = segments[next]!;
+      if (inFlight.length > 0 && bytesInFlight + segment.size > READ_AHEAD_BYTES) return;
+      next++;
+      const read = readSegment(storage, segment, context, usedWhole, readOptions);
       read.catch(() => {}); // handled when its turn comes; until then it must not count as unhandled
-      inFlight.push(read);
+      inFlight.push({ read, size: segment.size });
+      bytesInFlight += segment.size;
     }
   };
   (async () => {
     fill();
     while (inFlight.length > 0) {
-      const bytes = await inFlight.shift()!;
+      const { read, size } = inFlight.shift()!;
+      const bytes = await read;
+      bytesInFlight -= size;
       fill();
       if (whole.destroyed) return; // the reader gave up: stop fetching
       if (!whole.write(bytes)) await drained(whole);
@@ -204,13 +232,15 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
   return whole;
 }
 
-/** The first chunk whose contents do not hash to its name, as an error naming its object; null if none. */
-async function findDamagedChunk(storage: Storage, chunks: { sha256: string; size: number }[], context: ObjectContext): Promise<CairnError | null> {
-  for (const chunk of chunks) {
-    const actual = hashBytes(await readChunk(storage, chunk, context));
+/** The first chunk whose contents do not hash to its name, as an error naming the object that holds it; null if none. */
+async function findDamagedChunk(storage: Storage, chunks: ChunkRef[], context: ObjectContext): Promise<CairnError | null> {
+  for (const [index, chunk] of chunks.entries()) {
+    const segment: ReadSegment = { object: chunk.pack ?? chunk.sha256, packed: chunk.pack !== undefined, offset: chunk.offset ?? 0, size: chunk.size, firstChunk: index, chunks: 1 };
+    const actual = hashBytes(await readSegment(storage, segment, context, new Set()));
     if (actual !== chunk.sha256) {
-      const key = objectKey(chunk.sha256);
-      return new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is corrupt: its contents hash to ${actual}.`, { details: { key } });
+      const key = objectKey(segment.object);
+      const what = chunk.pack === undefined ? `a chunk of ${context}` : `the pack holding chunk ${index + 1} of ${context}, at offset ${segment.offset}`;
+      return new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: the chunk's ${chunk.size} bytes hash to ${actual}, not ${chunk.sha256}.`, { details: { key } });
     }
   }
   return null;
@@ -230,21 +260,26 @@ function drained(stream: Writable): Promise<void> {
 }
 
 /**
- * One chunk, whole (so that reading ahead really fetches it, and the file is written in chunk-
- * sized pieces: measured faster than passing on the network's small pieces). Checked against
- * its size (its hash is checked with the whole file's); errors name the object.
+ * The bytes of one read of a chunked file: its object read whole (so that reading ahead really
+ * fetches it, and the file is written in large pieces: measured faster than passing on the
+ * network's small pieces), then the segment's part of it. Checked against the sizes the tree
+ * gives (the hashes are checked with the whole file's); errors name the object. An object whose
+ * every byte the segment uses is added to `usedWhole`.
  */
-async function readChunk(storage: Storage, chunk: { sha256: string; size: number }, context: ObjectContext): Promise<Buffer> {
-  const key = objectKey(chunk.sha256);
+async function readSegment(storage: Storage, segment: ReadSegment, context: ObjectContext, usedWhole: Set<string>, options: ReadOptions = {}): Promise<Buffer> {
+  const key = objectKey(segment.object);
   let bytes: Buffer | null;
   try {
-    bytes = await storage.get(key);
+    bytes = await storage.get(key, options);
   } catch (error) {
     throw interrupted(error as Error, key, context);
   }
-  if (bytes === null) throw new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is missing from the repository.`, { details: { key } });
-  if (bytes.length !== chunk.size) {
-    throw new CairnError("CORRUPT", `Object ${key} (a chunk of ${context}) is corrupt: expected ${chunk.size} bytes, read ${bytes.length}.`, { details: { key } });
+  const what = `${segment.chunks === 1 ? `chunk ${segment.firstChunk + 1}` : `chunks ${segment.firstChunk + 1}-${segment.firstChunk + segment.chunks}`} of ${context}`;
+  if (bytes === null) throw new CairnError("CORRUPT", `Object ${key} (${what}) is missing from the repository.`, { details: { key } });
+  if (segment.packed ? bytes.length < segment.offset + segment.size : bytes.length !== segment.size) {
+    const expected = segment.packed ? `at least ${segment.offset + segment.size} bytes (where its chunks end)` : `${segment.size} bytes`;
+    throw new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: expected ${expected}, read ${bytes.length}.`, { details: { key } });
   }
-  return bytes;
+  if (segment.offset === 0 && bytes.length === segment.size) usedWhole.add(segment.object);
+  return bytes.subarray(segment.offset, segment.offset + segment.size);
 }

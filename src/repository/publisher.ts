@@ -1,12 +1,13 @@
 import * as fs from "node:fs/promises";
 import { CairnError } from "../errors.js";
 import { isRemoteUrl } from "../storage/cache-directory.js";
-import { putFileRangeIfAbsent } from "../storage/file-range.js";
+import { putFileRangeAsObject } from "../storage/file-range.js";
 import type { Storage } from "../storage/storage.js";
 import { loadChunkList, saveChunkList, type ChunkRef } from "./chunk-lists.js";
 import { chunkAndHashFile, type LocatedChunk } from "./chunk-worker.js";
 import { hashBytes } from "./hash.js";
 import { encodeTree } from "./objects.js";
+import { endsPack } from "./packs.js";
 import { currentTokens, saveStamp } from "./read-stamps.js";
 import { experimentKey, objectKey, summaryKey } from "./layout.js";
 import { encodeSummary } from "./summary.js";
@@ -71,20 +72,26 @@ export function publishingProgress(): PublishProgress & { rounds: number; endedB
 export class SpoolPublisher {
   /** Objects known to be in the repository already, to skip repeat work. */
   private readonly published = new Set<string>();
+  /**
+   * Chunks this publisher stored or found stored, by their SHA-256, with where they are: a later
+   * version of a file refers to the chunks it shares with an earlier one (sub-file dedup) without
+   * asking the repository.
+   */
+  private readonly located = new Map<string, ChunkRef>();
   /** Large files' chunk lists by whole-file hash, for this round; null for one stored whole (by an older writer). */
   private readonly chunkLists = new Map<string, ChunkRef[] | null>();
   /** Published trees: the hash of a tree as captured → the hash of the tree as published. */
   private readonly publishedTrees = new Map<string, string>();
-  /** Whether to ask if each chunk exists before writing it: always on a local disk, where asking is cheap. */
+  /** Whether to ask if each pack exists before writing it: always on a local disk, where asking is cheap. */
   private readonly probeFirst: boolean;
-  /** Chunks this publisher wrote itself (not found there), for read stamps (see chunkFile). */
+  /** Packs this publisher wrote itself (not found there), for read stamps (see chunkFile). */
   private readonly writtenHere = new Set<string>();
-  /** Whether the chunk last looked at was in the repository already (see uploadChunk). */
-  private lastChunkExisted = true;
+  /** Whether the pack last stored was in the repository already (see uploadPack). */
+  private lastPackExisted = true;
   /** The counters of the round in progress (null between rounds). */
   private round: PublishProgress | null = null;
 
-  /** Uploads (objects, or chunks of a large file) in flight at once. */
+  /** Uploads (objects, or packs of a large file) in flight at once. */
   private readonly concurrency: number;
   /** Whether this publishes in the background (a running experiment's writer): see uploadChunks. */
   private readonly background: boolean;
@@ -239,14 +246,14 @@ export class SpoolPublisher {
   private async chunkFile(sha256: string, size: number): Promise<ChunkRef[] | null> {
     const saved = await loadChunkList(this.spool.directory, sha256);
     if (saved && saved.reduce((sum, chunk) => sum + chunk.size, 0) === size) {
-      for (const chunk of saved) this.published.add(chunk.sha256);
+      for (const chunk of saved) this.located.set(chunk.sha256, chunk);
       this.count(size, 0, 0);
       return saved;
     }
     const local = this.spool.objectPath(sha256);
-    let located: LocatedChunk[];
+    let chunks: ChunkRef[];
     try {
-      located = await this.uploadChunks(local);
+      chunks = await this.uploadChunks(local);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       if (await this.storage.stat(objectKey(sha256))) {
@@ -255,17 +262,18 @@ export class SpoolPublisher {
       }
       throw new CairnError("CORRUPT", `Captured object ${sha256} is missing from the spool ${this.spool.directory} and from the repository.`, { cause: error });
     }
-    const total = located.reduce((sum, chunk) => sum + chunk.size, 0);
+    const total = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
     if (total !== size) {
       throw new CairnError("CORRUPT", `Captured object ${sha256} in ${this.spool.directory} holds ${total} bytes, but ${size} were captured.`);
     }
-    const chunks = located.map(({ sha256, size }) => ({ sha256, size }));
     // The list must outlive the captured copy, for a publish redone after a crash.
     await saveChunkList(this.spool.directory, sha256, chunks);
     await fs.rm(local, { force: true });
-    // Every chunk just hashed and written by this publisher: a local checkout of the file need
-    // not hash it again (read-stamps.ts). A chunk that was there before is someone else's bytes.
-    if (chunks.every((chunk) => this.writtenHere.has(chunk.sha256))) {
+    for (const chunk of chunks) this.located.set(chunk.sha256, chunk);
+    // Every pack hashed and written by this publisher (now, or for an earlier version of the
+    // file): a local checkout of the file need not hash it again (read-stamps.ts). A pack that
+    // was there before is someone else's bytes.
+    if (chunks.every((chunk) => chunk.pack !== undefined && this.writtenHere.has(chunk.pack))) {
       const file = { sha256, size, chunks };
       await saveStamp(this.storage, file, currentTokens(this.storage, file));
     }
@@ -273,26 +281,36 @@ export class SpoolPublisher {
   }
 
   /**
-   * Cuts a captured file on the chunk worker and uploads each chunk the repository lacks while
-   * the rest is still being cut. Each upload reads its chunk from the captured copy (one buffer
-   * of at most the maximum chunk size per upload in flight, reused: see putFileRangeIfAbsent),
-   * straight into the storage's put: for a local folder that is one write of the chunk into
-   * `objects/`, and no other copy; for a running experiment, the read and the upload are both
-   * on the background worker.
+   * Cuts a captured file on the chunk worker and stores the chunks the repository lacks, in
+   * packs (packs.ts), while the rest is still being cut. A chunk this publisher stored before (an
+   * earlier checkpoint of the file) is referred to where it is; each run of new chunks is packed
+   * and uploaded as soon as the pack is full. Each upload reads its pack from the captured copy
+   * (one buffer of at most the largest pack per upload in flight, reused: see
+   * putFileRangeAsObject) and hashes it to name it; for a local folder that is one write of the
+   * pack into `objects/`, and no other copy; for a running experiment, the read, the hash and the
+   * upload are all on the background worker. Resolves to the file's chunk list.
    */
-  private async uploadChunks(local: string): Promise<LocatedChunk[]> {
-    const queue: LocatedChunk[] = [];
-    const queued = new Set<string>();
+  private async uploadChunks(local: string): Promise<ChunkRef[]> {
+    const queue: OpenPack[] = [];
     const waiting: (() => void)[] = [];
+    /** New chunks of this file: the pack each is in, and where. */
+    const placed = new Map<string, { pack: OpenPack; offset: number }>();
+    let open: OpenPack | null = null;
     let cutting = true;
     let failure: unknown = null;
     const uploader = async (): Promise<void> => {
       for (;;) {
-        const chunk = queue.shift();
-        if (chunk) await this.uploadChunk(local, chunk);
+        const pack = queue.shift();
+        if (pack) await this.uploadPack(local, pack);
         else if (!cutting) return;
         else await new Promise<void>((resolve) => waiting.push(resolve));
       }
+    };
+    const close = (): void => {
+      if (open === null) return;
+      if (!failure) queue.push(open);
+      open = null;
+      waiting.shift()?.();
     };
     const uploaders = Array.from({ length: this.concurrency }, () =>
       uploader().catch((error: unknown) => {
@@ -306,43 +324,51 @@ export class SpoolPublisher {
       // In the background the chunking worker must not keep the process alive either: exit
       // handling, when the script ends, waits for it (see ExperimentWriter).
       const onChunk = (chunk: LocatedChunk): void => {
-        if (this.published.has(chunk.sha256) || queued.has(chunk.sha256) || failure) {
+        if (this.located.has(chunk.sha256) || placed.has(chunk.sha256)) {
+          // Stored already: a run of new chunks ends here (a pack holds consecutive bytes).
+          close();
           this.count(chunk.size, 0, 0);
           return;
         }
-        queued.add(chunk.sha256);
-        queue.push(chunk);
-        waiting.shift()?.();
+        open ??= { offset: chunk.offset, size: 0, sha256: null };
+        placed.set(chunk.sha256, { pack: open, offset: open.size });
+        open.size += chunk.size;
+        if (endsPack(open.size, chunk.sha256)) close();
       };
       located = await chunkAndHashFile(local, onChunk, undefined, { keepAlive: !this.background });
+      close();
     } finally {
       cutting = false;
       for (const wake of waiting.splice(0)) wake();
       await Promise.all(uploaders);
     }
     if (failure) throw failure;
-    return located;
+    return located.map(({ sha256, size }): ChunkRef => {
+      const known = this.located.get(sha256);
+      if (known) return known.pack === undefined ? { sha256, size } : { sha256, size, pack: known.pack, offset: known.offset! };
+      const { pack, offset } = placed.get(sha256)!;
+      return { sha256, size, pack: pack.sha256!, offset };
+    });
   }
 
-  private async uploadChunk(local: string, chunk: LocatedChunk): Promise<void> {
-    const key = objectKey(chunk.sha256);
-    // Most chunks of a changed file are in the repository already, in long runs, and the new
-    // ones come in runs too. Asking first (a stat: a HEAD request on a remote store) saves
-    // uploading the chunk when it is there; on a remote store it is skipped while the chunks
-    // before were new, so a new file costs one request per chunk and a run of new chunks costs
-    // at most one wasted upload where it ends (a conditional PUT then finds the chunk present).
-    if (this.probeFirst || this.lastChunkExisted) {
-      if (await this.storage.stat(key)) {
-        this.lastChunkExisted = true;
-        this.published.add(chunk.sha256);
-        this.count(chunk.size, 0, 0);
-        return;
-      }
-    }
-    const written = await putFileRangeIfAbsent(this.storage, key, local, chunk);
-    if (written) this.writtenHere.add(chunk.sha256);
-    this.lastChunkExisted = !written;
-    this.published.add(chunk.sha256);
-    this.count(chunk.size, 0, 0);
+  /** Stores one pack (a range of the captured file) as an object, and names it. */
+  private async uploadPack(local: string, pack: OpenPack): Promise<void> {
+    // Most packs of a changed file's new chunks are new. Those of a file stored before (two
+    // experiments saving the same base model) come in runs. Asking first (a stat: a HEAD request
+    // on a remote store) saves uploading a pack that is there; on a remote store it is skipped
+    // while the packs before were new, so a new file costs one request per pack and a file
+    // stored before at most one wasted upload (a conditional PUT then finds it present).
+    const stored = await putFileRangeAsObject(this.storage, local, pack, this.probeFirst || this.lastPackExisted);
+    pack.sha256 = stored.sha256;
+    if (stored.written) this.writtenHere.add(stored.sha256);
+    this.lastPackExisted = !stored.written;
+    this.count(pack.size, 0, 0);
   }
+}
+
+/** A pack being filled or uploaded: a range of the captured file, named once uploaded. */
+interface OpenPack {
+  offset: number;
+  size: number;
+  sha256: string | null;
 }

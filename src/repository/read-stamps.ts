@@ -4,7 +4,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { isRemoteUrl } from "../storage/cache-directory.js";
 import type { Storage } from "../storage/storage.js";
+import { hashBytes } from "./hash.js";
 import { objectKey } from "./layout.js";
+import { chunkObjects } from "./packs.js";
 import type { TreeEntry } from "./types.js";
 
 /**
@@ -35,16 +37,32 @@ interface StampFile {
   size: number;
   /** [object SHA-256, token] in the file's order. */
   objects: [string, string][];
+  /** Where each chunk is (layoutOf): a tree that lists the same packs in another order or place is another file. */
+  layout?: string;
 }
 
 /**
- * The object hashes that hold a stored file, in order.
+ * A digest of where a file's bytes are: every chunk's hash, size, pack and offset in order ("whole"
+ * for a file stored whole). The objects' tokens alone do not pin it: chunks of one pack listed in
+ * another order are the same objects, unchanged, but other bytes.
+ *
+ * @example
+ * layoutOf(entry); // "5f1c…"
+ */
+function layoutOf(entry: StoredFile): string {
+  if (!entry.chunks) return "whole";
+  return hashBytes(JSON.stringify(entry.chunks.map((chunk) => [chunk.sha256, chunk.size, chunk.pack ?? null, chunk.offset ?? null])));
+}
+
+/**
+ * The object hashes that hold a stored file, each once, in the order first used: its packs or
+ * chunks (packs.ts), or its one object.
  *
  * @example
  * objectsOf({ sha256, size, chunks: [{ sha256: a, size: 1 }] }); // [a]
  */
 export function objectsOf(entry: StoredFile): string[] {
-  return entry.chunks ? entry.chunks.map((chunk) => chunk.sha256) : [entry.sha256];
+  return entry.chunks ? chunkObjects(entry.chunks) : [entry.sha256];
 }
 
 function stampPath(storage: Storage, sha256: string): string {
@@ -92,7 +110,7 @@ export async function isStamped(storage: Storage, entry: StoredFile, tokens: Obj
     return false; // none, or torn by a crash: hash again
   }
   const objects = objectsOf(entry);
-  if (stamp.size !== entry.size || !Array.isArray(stamp.objects) || stamp.objects.length !== objects.length) return false;
+  if (stamp.size !== entry.size || stamp.layout !== layoutOf(entry) || !Array.isArray(stamp.objects) || stamp.objects.length !== objects.length) return false;
   return objects.every((sha256, i) => stamp.objects[i]?.[0] === sha256 && stamp.objects[i]?.[1] === tokens[i]);
 }
 
@@ -106,7 +124,7 @@ export async function isStamped(storage: Storage, entry: StoredFile, tokens: Obj
 export async function saveStamp(storage: Storage, entry: StoredFile, tokens: ObjectTokens): Promise<void> {
   if (tokens === null) return;
   const file = stampPath(storage, entry.sha256);
-  const stamp: StampFile = { size: entry.size, objects: objectsOf(entry).map((sha256, i) => [sha256, tokens[i]!]) };
+  const stamp: StampFile = { size: entry.size, objects: objectsOf(entry).map((sha256, i) => [sha256, tokens[i]!]), layout: layoutOf(entry) };
   const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });

@@ -3,6 +3,8 @@ import * as fs from "node:fs/promises";
 import { constants } from "node:fs";
 import type { Storage } from "../storage/storage.js";
 import { objectKey } from "./layout.js";
+import { readSegments } from "./packs.js";
+import type { ChunkRef } from "./types.js";
 import { currentTokens, isStamped, objectsOf, type StoredFile } from "./read-stamps.js";
 
 /**
@@ -25,7 +27,7 @@ const PROGRESS_INTERVAL_MS = 100;
  * benchmark machine: 0.8-1.2 s of CPU per GiB against 0.45-0.75 s), because every byte is copied
  * from the page cache into the process and back; the kernel can copy between files directly
  * (copy_file_range). Node offers that only for whole files (`fs.copyFile`, used for a file
- * stored whole); for the chunks of a chunked file, GNU `cat` (coreutils 9 and later) does it,
+ * stored whole); for the packs (or chunks) of a chunked file, GNU `cat` (coreutils 9 and later) does it,
  * appending each object in order to the same open file. If `cat` is missing or fails, the
  * ordinary read is used.
  *
@@ -40,6 +42,7 @@ export async function copyStampedFile(storage: Storage, entry: StoredFile, targe
   const tokens = currentTokens(storage, entry);
   if (!(await isStamped(storage, entry, tokens))) return false;
   const files = objectsOf(entry).map((sha256) => storage.localPath!(objectKey(sha256)));
+  if (entry.chunks && !(await readsWholeObjects(entry.chunks, files))) return false;
   let copied = false;
   try {
     if (entry.chunks) copied = await concatenate(files, target, mode, onBytes);
@@ -58,6 +61,22 @@ export async function copyStampedFile(storage: Storage, entry: StoredFile, targe
     if (!copied) await fs.rm(target, { force: true });
   }
   return copied;
+}
+
+/**
+ * Whether a chunked file is exactly its objects (`files`, each once, in order) end to end: each
+ * pack used whole, once (a first version of a file). A later version that uses parts of packs is
+ * read the ordinary way (`cat` copies whole files only); a stamp spares it the hashing still.
+ */
+async function readsWholeObjects(chunks: readonly ChunkRef[], files: string[]): Promise<boolean> {
+  const segments = readSegments(chunks);
+  if (segments.length !== files.length) return false;
+  for (const [index, segment] of segments.entries()) {
+    if (segment.offset !== 0) return false;
+    const size = await fs.stat(files[index]!).then((stats) => stats.size, () => -1);
+    if (size !== segment.size) return false;
+  }
+  return true;
 }
 
 /**

@@ -22,7 +22,20 @@ export interface TreeEntry {
   sha256: string; // of the whole file
   mode: number;
   /** Large files may be stored as content-addressed chunks, in order (format 1 reserves this). */
-  chunks?: { sha256: string; size: number }[];
+  chunks?: ChunkRef[];
+}
+
+/**
+ * One chunk of a chunked file: its SHA-256 and size, and where its bytes are. Without `pack`,
+ * the chunk is the object `objects/<aa>/<sha256>` (format 1.1). With `pack` (format 1.2), it is
+ * the `size` bytes at `offset` of the object named `pack`, which holds a run of chunks written
+ * together (see packs.ts): one request reads several chunks.
+ */
+export interface ChunkRef {
+  sha256: string;
+  size: number;
+  pack?: string;
+  offset?: number;
 }
 
 /** A tree object: the list of files of a checkpoint or a code snapshot. */

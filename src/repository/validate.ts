@@ -332,8 +332,13 @@ export function parseTree(bytes: Buffer | string, key: string): Tree {
         if (!Array.isArray(entry.chunks)) fail(`files[${index}].chunks is not a list`);
         parsed.chunks = entry.chunks.map((chunk, c) => {
           const raw = object(chunk, `files[${index}].chunks[${c}]`);
-          if (!isSha256(raw.sha256)) fail(`files[${index}].chunks[${c}].sha256 is not a SHA-256`);
-          return { sha256: raw.sha256, size: count(raw.size, `files[${index}].chunks[${c}].size`) };
+          const where = `files[${index}].chunks[${c}]`;
+          if (!isSha256(raw.sha256)) fail(`${where}.sha256 is not a SHA-256`);
+          const size = count(raw.size, `${where}.size`);
+          if (raw.pack === undefined && raw.offset === undefined) return { sha256: raw.sha256, size };
+          // A packed chunk: both fields or neither (a reader could not tell where the bytes are).
+          if (!isSha256(raw.pack)) fail(`${where}.pack is not a SHA-256`);
+          return { sha256: raw.sha256, size, pack: raw.pack, offset: count(raw.offset, `${where}.offset`) };
         });
         const total = parsed.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
         if (total !== parsed.size) fail(`files[${index}].chunks add up to ${total} bytes, not ${parsed.size}`);

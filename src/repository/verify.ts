@@ -187,7 +187,7 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
       return;
     }
     results.set(sha256, { state: "ok", detail: "" });
-    storage.confirmObjects?.([sha256]);
+    await storage.confirmObjects?.([sha256]);
     let tree: Tree;
     try {
       tree = parseTree(bytes, key);
@@ -213,8 +213,11 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
       for (const file of tree.files) {
         if (file.chunks) {
           chunked.set(file.sha256, { entry: file, use: { experimentId: use.experimentId, checkpointId: use.checkpointId, what: `${file.path} of ${where}`, size: file.size } });
+          // A pack's size is not recorded (only where each chunk is in it): its hash is its check.
           file.chunks.forEach((chunk, index) =>
-            addUse(objectUses, chunk.sha256, { experimentId: use.experimentId, checkpointId: use.checkpointId, what: `chunk ${index + 1} of ${file.path} of ${where}`, size: chunk.size }),
+            chunk.pack === undefined
+              ? addUse(objectUses, chunk.sha256, { experimentId: use.experimentId, checkpointId: use.checkpointId, what: `chunk ${index + 1} of ${file.path} of ${where}`, size: chunk.size })
+              : addUse(objectUses, chunk.pack, { experimentId: use.experimentId, checkpointId: use.checkpointId, what: `the pack holding chunk ${index + 1} of ${file.path} of ${where}`, size: null }),
           );
         } else addUse(objectUses, file.sha256, { experimentId: use.experimentId, checkpointId: use.checkpointId, what: `${file.path} of ${where}`, size: file.size });
       }
@@ -247,12 +250,12 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
   // 6. A chunked file whose chunks are all sound must still hash, whole, to its SHA-256.
   if (hashContents) {
     await mapLimit([...chunked.values()], concurrency, async ({ entry, use }) => {
-      if (entry.chunks!.some((c) => results.get(c.sha256)?.state !== "ok")) return;
+      if (entry.chunks!.some((c) => results.get(c.pack ?? c.sha256)?.state !== "ok")) return;
       try {
         for await (const _ of await openFileStream(storage, entry, use.what, { ignoreStamps: true })) void _;
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
-        problem("corrupt", objectKey(entry.chunks![0]!.sha256), use.experimentId, use.checkpointId, `${use.what} of experiment ${shortId(use.experimentId)}: its chunks are each intact but together do not hash to ${entry.sha256}.`);
+        problem("corrupt", objectKey(entry.chunks![0]!.pack ?? entry.chunks![0]!.sha256), use.experimentId, use.checkpointId, `${use.what} of experiment ${shortId(use.experimentId)}: its chunks are each intact but together do not hash to ${entry.sha256}.`);
       }
     });
   }

@@ -7,10 +7,10 @@
  * again cost none of that.
  */
 
-/** Pooled buffers are this large: the largest chunk (CHUNK_PARAMETERS.max); larger pieces get one of their own. */
-export const POOLED_BYTES = 4 * 1024 * 1024;
-/** At most this many are kept (more than the uploads a publisher has in flight at once). */
-const MAX_KEPT = 16;
+/** Pooled buffers are this large: the largest pack (PACK_MAX_BYTES, repository/packs.ts); larger pieces get one of their own. */
+export const POOLED_BYTES = 12 * 1024 * 1024;
+/** At most this many are kept (as many as the uploads a publisher has in flight at once). */
+const MAX_KEPT = 8;
 /** Kept buffers are dropped after this long unused, so an idle training process does not hold them. */
 const IDLE_MS = 5_000;
 

@@ -160,14 +160,15 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       if (!source.readableEnded) source.destroy();
     });
     source.on("end", () => {
-      output.end();
+      // The copy is put in place before the reader sees the end, so that a process which calls
+      // process.exit() as soon as it has read the file still leaves it for the next one.
       file!.end(() => {
         void (async () => {
           if (!fileFailed && hash.digest("hex") === sha256) {
             await fs.rename(temporary, fileOf(sha256)).catch(() => {});
             added(received);
           } else await fs.rm(temporary, { force: true });
-        })();
+        })().finally(() => output.end());
       });
     });
     return output;
@@ -199,31 +200,33 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
 
   return {
     ...inner,
-    async get(key) {
+    async get(key, options) {
       const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;
       if (sha256 === null) return inner.get(key);
       const file = await hit(sha256);
       if (file) return fs.readFile(file);
-      // Whole small objects (chunks, trees): read whole, then copied into the cache behind the
-      // reader's back; no stream to tee (a chunked file is hundreds of these).
+      // Whole small objects (packs, chunks, trees): read whole, then copied into the cache
+      // behind the reader's back; no stream to tee (a chunked file is hundreds of these).
       const bytes = await inner.get(key);
-      if (bytes !== null) keep(bytes, sha256);
+      if (bytes !== null && options?.keepCopy !== false) keep(bytes, sha256);
       return bytes;
     },
-    confirmObjects(sha256s) {
+    async confirmObjects(sha256s) {
+      const promoted: Promise<void>[] = [];
       for (const sha256 of sha256s) {
         const copies = pending.get(sha256);
         if (copies === undefined) continue;
         pending.delete(sha256);
-        void promote(sha256, copies);
+        promoted.push(promote(sha256, copies));
       }
+      await Promise.all(promoted);
     },
-    async getStream(key, range) {
+    async getStream(key, range, options) {
       const sha256 = key.startsWith(OBJECTS_PREFIX) ? objectHashOfKey(key) : null;
       if (sha256 === null) return inner.getStream(key, range);
       const file = await hit(sha256);
       if (file) return createReadStream(file, { start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
-      if (range) return inner.getStream(key, range);
+      if (range || options?.keepCopy === false) return inner.getStream(key, range);
       const source = await inner.getStream(key);
       return source === null ? null : teeIntoCache(source, sha256);
     },

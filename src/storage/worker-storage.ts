@@ -1,4 +1,4 @@
-import { putFileRangeIfAbsent } from "./file-range.js";
+import { putFileRangeAsObject } from "./file-range.js";
 import type { Storage } from "./storage.js";
 import { callWorker, WorkerFailure, workerAvailable } from "./worker-client.js";
 import { recipeFor } from "./worker-recipe.js";
@@ -16,7 +16,7 @@ const TRANSFER_BYTES = 64 * 1024;
  * the script's end is seen later.
  *
  * A Buffer body of 64 KiB or more is transferred, not copied: the caller must not use it after
- * the call. The chunks of large files do not cross at all: putFileRangeIfAbsent has the worker
+ * the call. The packs of large files do not cross at all: putFileRangeAsObject has the worker
  * read each one itself, into a buffer it reuses (see buffer-pool.ts).
  *
  * @example
@@ -54,8 +54,8 @@ export function backgroundStorage(storage: Storage): Storage {
       return call({ op: "putIfAbsent", key, body: wire }, () => storage.putIfAbsent(key, body), isGiven(body, wire));
     },
     putFileIfAbsent: (key, localPath) => call({ op: "putFileIfAbsent", key, localPath }, () => storage.putFileIfAbsent(key, localPath)),
-    putFileRangeIfAbsent: (key, localPath, range) =>
-      call({ op: "putFileRangeIfAbsent", key, localPath, offset: range.offset, size: range.size }, () => putFileRangeIfAbsent(storage, key, localPath, range)),
+    putFileRangeAsObject: (localPath, range, probe) =>
+      call({ op: "putFileRangeAsObject", localPath, offset: range.offset, size: range.size, probe }, () => putFileRangeAsObject(storage, localPath, range, probe)),
     list: (prefix) => storage.list(prefix),
     ...(storage.listKeys ? { listKeys: (prefix: string) => storage.listKeys!(prefix) } : {}),
     delete: (key) => call({ op: "delete", key }, () => storage.delete(key)),

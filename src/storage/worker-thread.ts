@@ -6,7 +6,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { hashFile } from "../repository/hash.js";
-import { putFileRangeIfAbsent } from "./file-range.js";
+import { putFileRangeAsObject } from "./file-range.js";
 import { openStorage } from "./open.js";
 import type { Storage } from "./storage.js";
 import type { StorageRecipe } from "./worker-recipe.js";
@@ -44,9 +44,9 @@ async function perform(recipe: StorageRecipe | null, call: WorkerCall): Promise<
       return storage.putIfAbsent(call.key, asBody(call.body));
     case "putFileIfAbsent":
       return storage.putFileIfAbsent(call.key, call.localPath);
-    case "putFileRangeIfAbsent":
-      // Read here, into a buffer this thread reuses: no bytes cross threads, none are allocated per chunk.
-      return putFileRangeIfAbsent(storage, call.key, call.localPath, { offset: call.offset, size: call.size });
+    case "putFileRangeAsObject":
+      // Read and hashed here, into a buffer this thread reuses: no bytes cross threads, none are allocated per pack.
+      return putFileRangeAsObject(storage, call.localPath, { offset: call.offset, size: call.size }, call.probe);
     case "delete":
       return storage.delete(call.key);
   }

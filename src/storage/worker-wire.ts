@@ -12,7 +12,7 @@ export type StorageCall =
   | { op: "put"; key: string; body: Uint8Array | string }
   | { op: "putIfAbsent"; key: string; body: Uint8Array | string }
   | { op: "putFileIfAbsent"; key: string; localPath: string }
-  | { op: "putFileRangeIfAbsent"; key: string; localPath: string; offset: number; size: number }
+  | { op: "putFileRangeAsObject"; localPath: string; offset: number; size: number; probe: boolean }
   | { op: "delete"; key: string };
 
 /** A file's SHA-256 and size, read on the worker. */

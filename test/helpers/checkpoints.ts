@@ -18,3 +18,19 @@ export async function checkpointOf(files: Record<string, Buffer>): Promise<{ dir
   const checkpoint = (await repository.getExperiment(run.id)).latest()!;
   return { dir, checkpoint, entries: await checkpoint.files() };
 }
+
+/** A chunk as a tree lists it. */
+export type Chunk = NonNullable<TreeEntry["chunks"]>[number];
+
+/**
+ * Where a chunk's bytes are in a local repository: the object holding it (its pack, or the
+ * chunk itself when stored alone), as a key and a file, and the chunk's offset in it.
+ *
+ * @example
+ * const { file, offset } = chunkHolder(path.join(dir, ".cairn"), entry.chunks![2]!);
+ */
+export function chunkHolder(repositoryFolder: string, chunk: Chunk): { sha256: string; key: string; file: string; offset: number } {
+  const sha256 = chunk.pack ?? chunk.sha256;
+  const key = `objects/${sha256.slice(0, 2)}/${sha256}`;
+  return { sha256, key, file: path.join(repositoryFolder, key), offset: chunk.offset ?? 0 };
+}

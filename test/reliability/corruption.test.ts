@@ -115,8 +115,9 @@ async function damage(storage: Storage, id: string, kind: Damage): Promise<{ key
     }
     case "flipped chunk byte": {
       const large = await fileOf(1, "large.bin");
-      const key = objectKey(large.chunks?.[0]?.sha256 ?? large.sha256);
-      await flip(storage, key, 4096);
+      const chunk = large.chunks?.[0];
+      const key = objectKey(chunk?.pack ?? chunk?.sha256 ?? large.sha256);
+      await flip(storage, key, (chunk?.offset ?? 0) + 4096);
       return { key, read: async (r, out) => (await checkpoint(r, 1)).checkout({ outputDirectory: out, path: "model/large.bin" }) };
     }
     case "record not JSON":

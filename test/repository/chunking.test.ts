@@ -6,10 +6,11 @@ import { CairnError, openRepository, type Repository, type TreeEntry } from "../
 import { chunkFileInWorker } from "../../src/repository/chunk-worker.js";
 import { CHUNK_PARAMETERS, chunkFile, findCut } from "../../src/repository/chunker.js";
 import { CHUNK_THRESHOLD_BYTES } from "../../src/repository/publisher.js";
-import { listFiles, makeProject, startScript, waitFor } from "../helpers/project.js";
+import { listFiles, makeProject, runCli, startScript, waitFor } from "../helpers/project.js";
 import { s3RepositoryUrl } from "../helpers/repositories.js";
 import { forgetSummary } from "../helpers/record.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
+import { chunkHolder } from "../helpers/checkpoints.js";
 
 const MiB = 1024 * 1024;
 const { min, max } = CHUNK_PARAMETERS;
@@ -156,7 +157,10 @@ describe("large files in checkpoints", () => {
       expect(weights.chunks!.length).toBeGreaterThan(5);
       expect(weights.chunks!.reduce((sum, c) => sum + c.size, 0)).toBe(size);
       expect(await exists(objectFile(dir, weights.sha256))).toBe(false);
-      for (const chunk of weights.chunks!) expect(await exists(objectFile(dir, chunk.sha256))).toBe(true);
+      // In packs of several chunks, each pack an object.
+      expect(weights.chunks!.every((chunk) => chunk.pack !== undefined)).toBe(true);
+      expect(new Set(weights.chunks!.map((chunk) => chunk.pack)).size).toBeLessThan(weights.chunks!.length / 2);
+      for (const chunk of weights.chunks!) expect(await exists(chunkHolder(path.join(dir, ".cairn"), chunk).file)).toBe(true);
       // Small files stay whole.
       expect(config.chunks).toBeUndefined();
       expect(await exists(objectFile(dir, config.sha256))).toBe(true);
@@ -190,12 +194,10 @@ describe("large files in checkpoints", () => {
     await run.stop();
     const checkpoint = (await repository.getExperiment(run.id)).latest()!;
     const [entry] = await checkpoint.files();
-    const victim = entry!.chunks![2]!;
-    const key = `objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`;
-    const file = objectFile(dir, victim.sha256);
+    const { key, file, offset } = chunkHolder(path.join(dir, ".cairn"), entry!.chunks![2]!);
     const original = await fs.readFile(file);
     const flipped = Buffer.from(original);
-    flipped[1000] = flipped[1000]! ^ 0xff;
+    flipped[offset + 1000] = flipped[offset + 1000]! ^ 0xff;
     await fs.writeFile(file, flipped);
 
     const error = (await checkpoint.read("weights.bin").catch((e: unknown) => e)) as CairnError;
@@ -215,8 +217,8 @@ describe("large files in checkpoints", () => {
     expect(missing.code).toBe("CORRUPT");
     expect(missing.message).toContain(key);
     expect(missing.message).toMatch(/missing/);
-    // Truncated: caught as soon as the chunk arrives.
-    await fs.writeFile(file, original.subarray(0, 1000));
+    // Truncated: caught as soon as the object arrives.
+    await fs.writeFile(file, original.subarray(0, offset + 1000));
     const truncated = (await checkpoint.read("weights.bin").catch((e: unknown) => e)) as CairnError;
     expect(truncated.code).toBe("CORRUPT");
     expect(truncated.message).toContain(key);
@@ -242,18 +244,20 @@ describe("large files in checkpoints", () => {
     expect(mismatch.message).toMatch(/chunks are intact/);
   });
 
-  it("lets gc keep chunks shared with a live checkpoint and delete the rest once their experiment is removed", async () => {
-    const first = pseudoRandomBytes(24 * MiB, "gc v1");
-    const second = withChangedRegion(first, 10 * MiB, 2 * MiB, "gc v2");
+  it("lets gc keep packs shared with a live checkpoint and delete the rest once their experiment is removed", async () => {
+    const first = pseudoRandomBytes(48 * MiB, "gc v1");
+    const second = withChangedRegion(first, 20 * MiB, 2 * MiB, "gc v2");
     const dir = await project();
     const repository = await open(dir);
+    // Two experiments: the second's writer knows nothing of the first's chunks, but cuts the
+    // same packs wherever the bytes are the same, and finds them stored.
     const record = async (bytes: Buffer): Promise<{ id: string; chunks: string[] }> => {
       await fs.writeFile(path.join(dir, "weights.bin"), bytes);
       const run = await repository.init({ path: "code" });
       await run.checkpoint({ path: "weights.bin" });
       await run.stop();
       const [entry] = await (await repository.getExperiment(run.id)).latest()!.files();
-      return { id: run.id, chunks: entry!.chunks!.map((c) => c.sha256) };
+      return { id: run.id, chunks: [...new Set(entry!.chunks!.map((c) => chunkHolder(path.join(dir, ".cairn"), c).sha256))] };
     };
     const a = await record(first);
     const b = await record(second);
@@ -261,6 +265,8 @@ describe("large files in checkpoints", () => {
     const onlyA = a.chunks.filter((sha) => !b.chunks.includes(sha));
     expect(shared.length).toBeGreaterThan(onlyA.length);
     expect(onlyA.length).toBeGreaterThan(0);
+    // What the second experiment cost: the changed bytes and the packs around them, not the file.
+    expect(await objectBytes(path.join(dir, ".cairn"))).toBeLessThan(first.length + 2 * MiB + 3 * 12 * MiB);
 
     expect((await repository.gc({ gracePeriodMs: 0 })).removed.filter((k) => k.startsWith("objects/"))).toEqual([]);
     await repository.remove([a.id]);
@@ -370,22 +376,24 @@ describe("recovery of chunked checkpoints", () => {
   });
 });
 
-describe("repositories written before chunking", () => {
-  it("still read: a file stored whole, as format 1.0 writers stored every file", async () => {
+describe("repositories written before chunking, or before packs", () => {
+  /** A local repository holding one experiment written by hand, as an older writer would: `files` are the tree's entries, `objects` the objects to store. */
+  async function oldRepository(version: string, objects: Buffer[], files: (put: (contents: Buffer) => Promise<string>) => Promise<object[]>): Promise<{ dir: string; root: string; checkpointId: string }> {
     const dir = await project();
     const root = path.join(dir, ".cairn");
-    const bytes = pseudoRandomBytes(CHUNK_THRESHOLD_BYTES + 3 * MiB, "old writer");
     const put = async (contents: Buffer): Promise<string> => {
       const sha = sha256(contents);
       await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });
       await fs.writeFile(path.join(root, "objects", sha.slice(0, 2), sha), contents);
       return sha;
     };
-    const fileSha = await put(bytes);
-    const treeSha = await put(Buffer.from(JSON.stringify({ files: [{ path: "weights.bin", size: bytes.length, sha256: fileSha, mode: 420 }] })));
+    for (const contents of objects) await put(contents);
+    const entries = await files(put);
+    const treeSha = await put(Buffer.from(JSON.stringify({ files: entries })));
+    const bytes = entries.reduce((sum, entry) => sum + (entry as { size: number }).size, 0);
     const id = "e510303c2a9f4d0b8e7f1a2b3c4d5e6f";
     const checkpointId = "3ccb2f1a2b3c4d5e6f708192a3b4c5d6";
-    await fs.writeFile(path.join(root, "cairn.json"), JSON.stringify({ format: "cairn", version: "1.0" }));
+    await fs.writeFile(path.join(root, "cairn.json"), JSON.stringify({ format: "cairn", version }));
     await fs.mkdir(path.join(root, "experiments"), { recursive: true });
     await fs.writeFile(
       path.join(root, "experiments", `${id}.json`),
@@ -401,12 +409,19 @@ describe("repositories written before chunking", () => {
         dependencies: {},
         heartbeatIntervalMs: 5000,
         checkpoints: [
-          { id: checkpointId, step: 0, created: "2026-11-28T10:01:00.000Z", metrics: { loss: 0.25 }, primaryMetric: { name: "loss", goal: "minimize" }, path: "weights.bin", tree: { sha256: treeSha, files: 1, bytes: bytes.length } },
+          { id: checkpointId, step: 0, created: "2026-11-28T10:01:00.000Z", metrics: { loss: 0.25 }, primaryMetric: { name: "loss", goal: "minimize" }, path: "weights.bin", tree: { sha256: treeSha, files: entries.length, bytes } },
         ],
         stopped: "2026-11-28T10:30:00.000Z",
         updated: "2026-11-28T10:30:00.000Z",
       }),
     );
+    return { dir, root, checkpointId };
+  }
+
+  it("still read: a file stored whole, as format 1.0 writers stored every file", async () => {
+    const bytes = pseudoRandomBytes(CHUNK_THRESHOLD_BYTES + 3 * MiB, "old writer");
+    const fileSha = sha256(bytes);
+    const { dir, root, checkpointId } = await oldRepository("1.0", [bytes], async () => [{ path: "weights.bin", size: bytes.length, sha256: fileSha, mode: 420 }]);
 
     const repository = await open(dir);
     const checkpoint = await repository.getCheckpoint(checkpointId.slice(0, 7));
@@ -419,5 +434,86 @@ describe("repositories written before chunking", () => {
     // And gc counts the whole object as referenced.
     await repository.gc({ gracePeriodMs: 0 });
     expect(await exists(path.join(root, "objects", fileSha.slice(0, 2), fileSha))).toBe(true);
+  });
+});
+
+describe("format 1.1 repositories (chunks stored alone)", () => {
+  it("still read, verify and keep under gc; a file may mix chunks alone and in a pack", async () => {
+    const bytes = pseudoRandomBytes(CHUNK_THRESHOLD_BYTES + 5 * MiB, "format 1.1 writer");
+    const file = path.join(await project(), "weights.bin");
+    await fs.writeFile(file, bytes);
+    const chunks = await chunksOf(file);
+    expect(chunks.length).toBeGreaterThan(4);
+    // The first chunks alone, as 1.1 writers stored them; the last two in one pack, as 1.2 writers do.
+    const alone = chunks.slice(0, -2);
+    const packed = chunks.slice(-2);
+    const pack = bytes.subarray(packed[0]!.offset, packed[1]!.offset + packed[1]!.size);
+    const dir = path.dirname(file);
+    const root = path.join(dir, ".cairn");
+    const put = async (contents: Buffer): Promise<string> => {
+      const sha = sha256(contents);
+      await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });
+      await fs.writeFile(path.join(root, "objects", sha.slice(0, 2), sha), contents);
+      return sha;
+    };
+    for (const chunk of alone) await put(bytes.subarray(chunk.offset, chunk.offset + chunk.size));
+    const packSha = await put(pack);
+    const entry = {
+      path: "weights.bin",
+      size: bytes.length,
+      sha256: sha256(bytes),
+      mode: 420,
+      chunks: [...alone.map((c) => ({ sha256: c.sha256, size: c.size })), ...packed.map((c) => ({ sha256: c.sha256, size: c.size, pack: packSha, offset: c.offset - packed[0]!.offset }))],
+    };
+    const repository = await open(dir, false);
+    const run = await repository.init({ path: "code" });
+    await run.stop();
+    // Point a checkpoint of the recorded experiment at the hand-made tree, as a 1.1 writer would have.
+    const treeSha = await put(Buffer.from(JSON.stringify({ files: [entry] })));
+    const recordFile = path.join(root, "experiments", `${run.id}.json`);
+    const record = JSON.parse(await fs.readFile(recordFile, "utf8"));
+    const checkpointId = "3ccb2f1a2b3c4d5e6f708192a3b4c5d6";
+    record.checkpoints = [{ id: checkpointId, step: 0, created: record.created, metrics: {}, primaryMetric: null, path: "weights.bin", tree: { sha256: treeSha, files: 1, bytes: bytes.length } }];
+    await fs.writeFile(recordFile, JSON.stringify(record));
+    await forgetSummary(root, run.id);
+
+    const reopened = await open(dir, false);
+    const checkpoint = await reopened.getCheckpoint(checkpointId);
+    expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
+    const out = path.join(dir, "out");
+    await checkpoint.checkout({ outputDirectory: out });
+    expect((await fs.readFile(path.join(out, "weights.bin"))).equals(bytes)).toBe(true);
+    const verified = await runCli(dir, ["verify"]);
+    expect(verified.stderr + verified.stdout).not.toMatch(/corrupt|missing/i);
+    expect(verified.code).toBe(0);
+    await reopened.gc({ gracePeriodMs: 0 });
+    for (const chunk of alone) expect(await exists(objectFile(dir, chunk.sha256))).toBe(true);
+    expect(await exists(objectFile(dir, packSha))).toBe(true);
+
+    // A chunk alone damaged in place is named as before.
+    const victim = objectFile(dir, alone[1]!.sha256);
+    const good = await fs.readFile(victim);
+    await fs.writeFile(victim, Buffer.from(good.map((b) => b ^ 1)));
+    const error = (await reopened.getCheckpoint(checkpointId).then((c) => c.read("weights.bin")).catch((e: unknown) => e)) as CairnError;
+    expect(error.code).toBe("CORRUPT");
+    expect(error.message).toContain(`objects/${alone[1]!.sha256.slice(0, 2)}/${alone[1]!.sha256}`);
+  });
+});
+
+describe("the same large file in two experiments", () => {
+  it("is stored once: the second writer cuts the same packs and finds them stored", async () => {
+    const bytes = pseudoRandomBytes(30 * MiB, "a base model");
+    const dir = await project({ "base.bin": bytes });
+    const repository = await open(dir);
+    const packsOf = async (id: string): Promise<string[]> => ((await (await repository.getExperiment(id)).latest()!.files())[0]!.chunks ?? []).map((c) => c.pack!);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const run = await repository.init({ path: "code", params: { run: i } });
+      await run.checkpoint({ path: "base.bin" });
+      await run.stop();
+      ids.push(run.id);
+    }
+    expect(await packsOf(ids[1]!)).toEqual(await packsOf(ids[0]!));
+    expect(await objectBytes(path.join(dir, ".cairn"))).toBeLessThan(bytes.length + MiB);
   });
 });

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError } from "../../src/index.js";
 import { listFiles, runCli, startScript } from "../helpers/project.js";
-import { checkpointOf as recordCheckpoint } from "../helpers/checkpoints.js";
+import { checkpointOf as recordCheckpoint, chunkHolder } from "../helpers/checkpoints.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
 
 /**
@@ -26,10 +26,6 @@ function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-function objectFile(dir: string, sha: string): string {
-  return path.join(dir, ".cairn", "objects", sha.slice(0, 2), sha);
-}
-
 /** checkpointOf, with the project removed after the test. */
 async function checkpointOf(files: Record<string, Buffer>): ReturnType<typeof recordCheckpoint> {
   const made = await recordCheckpoint(files);
@@ -37,7 +33,7 @@ async function checkpointOf(files: Record<string, Buffer>): ReturnType<typeof re
   return made;
 }
 
-/** Corrupts one byte of a chunk in place (same size, so only a hash can tell). */
+/** Corrupts one byte of an object in place (same size, so only a hash can tell). */
 async function flipByte(file: string, at: number): Promise<Buffer> {
   const original = await fs.readFile(file);
   const flipped = Buffer.from(original);
@@ -102,9 +98,8 @@ describe("reading chunked files back", () => {
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
     const chunks = entries[0]!.chunks!;
     for (const victim of [chunks[0]!, chunks[Math.floor(chunks.length / 2)]!, chunks.at(-1)!]) {
-      const key = `objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`;
-      const file = objectFile(dir, victim.sha256);
-      const original = await flipByte(file, victim.size - 1);
+      const { key, file, offset } = chunkHolder(path.join(dir, ".cairn"), victim);
+      const original = await flipByte(file, offset + victim.size - 1);
 
       const stream = await checkpoint.open("weights.bin");
       let ended = false;
@@ -133,12 +128,12 @@ describe("reading chunked files back", () => {
   it("fails `cairn checkout` on a damaged chunk with the object named, leaving no file in the output folder", async () => {
     const bytes = pseudoRandomBytes(10 * MiB, "cli checkout");
     const { dir, checkpoint, entries } = await checkpointOf({ "weights.bin": bytes });
-    const victim = entries[0]!.chunks![1]!;
-    await flipByte(objectFile(dir, victim.sha256), 12345);
+    const victim = chunkHolder(path.join(dir, ".cairn"), entries[0]!.chunks![1]!);
+    await flipByte(victim.file, victim.offset + 12345);
     const out = path.join(dir, "cli-out");
     const result = await runCli(dir, ["checkout", checkpoint.id, "-o", out]);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`objects/${victim.sha256.slice(0, 2)}/${victim.sha256}`);
+    expect(result.stderr).toContain(victim.key);
     expect(await listFiles(out).catch(() => [])).toEqual([]);
   });
 

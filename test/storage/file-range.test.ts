@@ -1,10 +1,11 @@
 /**
- * Pieces of a local file stored under their own keys (putFileRangeIfAbsent, src/storage/file-range.ts),
- * which is how the chunks of a large checkpoint are uploaded: each read into a buffer that is
- * reused for the next (buffer-pool.ts). On the real radosgw and on a local folder, many pieces at
- * once (eight in flight, as the publisher sends them, so buffers are reused while others are sent) must each arrive as exactly their own bytes; and a training
- * process (the built package, whose uploads run on its background worker) must store a chunked
- * checkpoint that reads back identical.
+ * Pieces of a local file stored as objects named by their hash (putFileRangeAsObject,
+ * src/storage/file-range.ts), which is how the packs of a large checkpoint are uploaded: each
+ * read into a buffer that is reused for the next (buffer-pool.ts) and hashed. On the real
+ * radosgw and on a local folder, many pieces at once (eight in flight, as the publisher sends
+ * them, so buffers are reused while others are sent) must each arrive as exactly their own bytes
+ * under their own hash; and a training process (the built package, whose uploads run on its
+ * background worker) must store a chunked checkpoint that reads back identical.
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
@@ -14,7 +15,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { CairnError } from "../../src/errors.js";
 import { openRepository } from "../../src/index.js";
 import { objectKey } from "../../src/repository/layout.js";
-import { putFileRangeIfAbsent, type FileRange } from "../../src/storage/file-range.js";
+import { putFileRangeAsObject, type FileRange, type StoredRange } from "../../src/storage/file-range.js";
 import { openStorage } from "../../src/storage/open.js";
 import type { Storage } from "../../src/storage/storage.js";
 import { makeProject, runScript } from "../helpers/project.js";
@@ -32,7 +33,7 @@ async function tempFolder(): Promise<string> {
   return folder;
 }
 
-/** Pieces covering `bytes` end to end: 40 of 0.5 to 1 MiB, then one larger than a pooled buffer (4 MiB). */
+/** Pieces covering `bytes` end to end: 40 of 0.5 to 1 MiB, then one larger than a pooled buffer (12 MiB). */
 function piecesOf(bytes: Buffer): FileRange[] {
   const pieces: FileRange[] = [];
   let offset = 0;
@@ -46,41 +47,43 @@ function piecesOf(bytes: Buffer): FileRange[] {
 }
 
 /** Stores every piece, eight at a time as the publisher does: each buffer is reused while other pieces are in flight. */
-async function storeAll(storage: Storage, file: string, bytes: Buffer, pieces: FileRange[]): Promise<boolean[]> {
-  const results: boolean[] = [];
+async function storeAll(storage: Storage, file: string, pieces: FileRange[], probe: boolean): Promise<StoredRange[]> {
+  const results: StoredRange[] = [];
   let next = 0;
   const uploader = async (): Promise<void> => {
     while (next < pieces.length) {
       const index = next++;
-      results[index] = await putFileRangeIfAbsent(storage, keyOf(bytes, pieces[index]!), file, pieces[index]!);
+      results[index] = await putFileRangeAsObject(storage, file, pieces[index]!, probe);
     }
   };
   await Promise.all(Array.from({ length: 8 }, uploader));
   return results;
 }
 
-const keyOf = (bytes: Buffer, piece: FileRange): string => objectKey(createHash("sha256").update(bytes.subarray(piece.offset, piece.offset + piece.size)).digest("hex"));
+const hashOf = (bytes: Buffer, piece: FileRange): string => createHash("sha256").update(bytes.subarray(piece.offset, piece.offset + piece.size)).digest("hex");
 
 const kinds: { name: string; open: () => Promise<Storage> }[] = [
   { name: "radosgw", open: () => openStorage(s3RepositoryUrl()) },
   { name: "local folder", open: async () => openStorage(await tempFolder()) },
 ];
 
-describe.each(kinds)("putFileRangeIfAbsent ($name)", ({ open }) => {
-  test("pieces sent eight at a time each arrive as exactly their bytes; a second time they are found present", async () => {
+describe.each(kinds)("putFileRangeAsObject ($name)", ({ open }) => {
+  test("pieces sent eight at a time each arrive as exactly their bytes, named by their hash; a second time they are found present, asked first or not", async () => {
     s3Environment();
     const storage = await open();
     try {
       const file = path.join(await tempFolder(), "weights.bin");
-      const bytes = randomBytes(30 * MiB + 5 * MiB);
+      const bytes = randomBytes(30 * MiB + 13 * MiB);
       await fs.writeFile(file, bytes);
       const pieces = piecesOf(bytes);
-      expect(pieces.at(-1)!.size).toBeGreaterThan(4 * MiB);
-      expect(await storeAll(storage, file, bytes, pieces)).toEqual(pieces.map(() => true));
-      for (const piece of pieces) {
-        expect((await storage.get(keyOf(bytes, piece)))!.equals(bytes.subarray(piece.offset, piece.offset + piece.size))).toBe(true);
+      expect(pieces.at(-1)!.size).toBeGreaterThan(12 * MiB);
+      const names = pieces.map((piece) => hashOf(bytes, piece));
+      expect(await storeAll(storage, file, pieces, false)).toEqual(names.map((sha256) => ({ sha256, written: true })));
+      for (const [index, piece] of pieces.entries()) {
+        expect((await storage.get(objectKey(names[index]!)))!.equals(bytes.subarray(piece.offset, piece.offset + piece.size))).toBe(true);
       }
-      expect(await storeAll(storage, file, bytes, pieces)).toEqual(pieces.map(() => false));
+      expect(await storeAll(storage, file, pieces, false)).toEqual(names.map((sha256) => ({ sha256, written: false })));
+      expect(await storeAll(storage, file, pieces, true)).toEqual(names.map((sha256) => ({ sha256, written: false })));
     } finally {
       await storage.close?.();
     }
@@ -92,19 +95,20 @@ describe.each(kinds)("putFileRangeIfAbsent ($name)", ({ open }) => {
     try {
       const file = path.join(await tempFolder(), "short.bin");
       await fs.writeFile(file, randomBytes(MiB));
-      const key = objectKey("ab".repeat(32));
-      const error = await putFileRangeIfAbsent(storage, key, file, { offset: MiB / 2, size: MiB }).catch((e: unknown) => e);
+      const error = await putFileRangeAsObject(storage, file, { offset: MiB / 2, size: MiB }, false).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CairnError);
       expect((error as CairnError).code).toBe("CORRUPT");
       expect((error as CairnError).message).toContain(file);
-      expect(await storage.stat(key)).toBeNull();
+      const stored = [];
+      for await (const info of storage.list("objects/")) stored.push(info.key);
+      expect(stored).toEqual([]);
     } finally {
       await storage.close?.();
     }
   });
 });
 
-test("a training process stores a chunked checkpoint on S3 that reads back identical (chunks read and uploaded on its background worker)", async () => {
+test("a training process stores a chunked checkpoint on S3 that reads back identical (packs read, hashed and uploaded on its background worker)", async () => {
   const env = s3Environment();
   const weights = randomBytes(30 * MiB);
   const project = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": weights });
@@ -126,6 +130,11 @@ process.stdout.write(checkpoint.id);`,
     const checkpoint = await repository.getCheckpoint(result.stdout);
     const [file] = await checkpoint.files();
     expect(file!.chunks!.length).toBeGreaterThan(10);
+    // Its chunks are in packs of several: fewer objects than chunks, each a pack object in the bucket.
+    const packs = new Set(file!.chunks!.map((chunk) => chunk.pack));
+    expect(packs.has(undefined)).toBe(false);
+    expect(packs.size).toBeLessThan(file!.chunks!.length / 2);
+    for (const pack of packs) expect(await repository.storage.stat(objectKey(pack!))).not.toBeNull();
     expect((await checkpoint.read("weights.bin")).equals(weights)).toBe(true);
   } finally {
     await repository.storage.close?.();

@@ -43,6 +43,11 @@ async function eventually(check: () => Promise<void>): Promise<void> {
  * `bytes` as weights.bin of a checkpoint in a fresh S3 repository, and that checkpoint as a new
  * reader sees it, with the object cache emptied (the writer's reads of trees filled it).
  */
+/** The objects holding a chunked file (its packs), each once. */
+function holders(entry: cairn.TreeEntry): string[] {
+  return [...new Set(entry.chunks!.map((chunk) => chunk.pack ?? chunk.sha256))];
+}
+
 async function recordOnS3(bytes: Buffer): Promise<{ url: string; checkpoint: cairn.Checkpoint }> {
   s3Environment();
   const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
@@ -57,47 +62,49 @@ async function recordOnS3(bytes: Buffer): Promise<{ url: string; checkpoint: cai
 }
 
 describe("the object cache of an S3 repository", () => {
-  it("keeps a chunked file's chunks once the file is verified whole, then reads them from disk", async () => {
+  it("keeps a chunked file's packs once the file is verified whole, then reads them from disk", async () => {
     const bytes = pseudoRandomBytes(11 * MiB, "kept once verified");
     const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
-    const chunks = entry!.chunks!.map((c) => c.sha256);
-    expect(chunks.length).toBeGreaterThan(3);
+    expect(entry!.chunks!.length).toBeGreaterThan(3);
+    const objects = holders(entry!);
 
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
     await eventually(async () => {
       const { entries, unconfirmed } = await cacheFiles();
-      expect(entries).toEqual(expect.arrayContaining(chunks));
+      expect(entries).toEqual(expect.arrayContaining(objects));
       expect(unconfirmed).toEqual([]);
     });
 
-    // The bucket's copy of a chunk damaged: the cached, verified copy is what is read now.
+    // The bucket's copy of a pack damaged: the cached, verified copy is what is read now.
     const storage = await openStorage(url);
-    await storage.put(objectKey(chunks[1]!), Buffer.alloc(entry!.chunks![1]!.size, 1));
+    const good = (await storage.get(objectKey(objects.at(-1)!)))!;
+    await storage.put(objectKey(objects.at(-1)!), Buffer.alloc(good.length, 1));
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
     await storage.close?.();
   });
 
-  it("keeps nothing of a file that does not verify (its chunks are confirmed together), and reads them again next time", async () => {
+  it("keeps nothing of a file that does not verify (its packs are confirmed together), and reads them again next time", async () => {
     const bytes = pseudoRandomBytes(10 * MiB, "damaged in the bucket");
     const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
     const victim = entry!.chunks![2]!;
+    const victimKey = objectKey(victim.pack ?? victim.sha256);
     const storage = await openStorage(url);
-    const good = await storage.get(objectKey(victim.sha256));
+    const good = await storage.get(victimKey);
     // Same size, other bytes: only a hash tells.
-    await storage.put(objectKey(victim.sha256), Buffer.from(good!.map((b) => b ^ 0xff)));
+    await storage.put(victimKey, Buffer.from(good!.map((b) => b ^ 0xff)));
 
     for (let attempt = 0; attempt < 2; attempt++) {
       const error = await checkpoint.read("weights.bin").then(() => null, (e: unknown) => e);
       expect(error).toBeInstanceOf(cairn.CairnError);
       expect((error as cairn.CairnError).code).toBe("CORRUPT");
-      expect((error as cairn.CairnError).message).toContain(objectKey(victim.sha256));
+      expect((error as cairn.CairnError).message).toContain(victimKey);
       const { entries } = await cacheFiles();
-      expect(entries.filter((name) => entry!.chunks!.some((c) => c.sha256 === name))).toEqual([]);
+      expect(entries.filter((name) => holders(entry!).includes(name))).toEqual([]);
     }
 
-    await storage.put(objectKey(victim.sha256), good!);
+    await storage.put(victimKey, good!);
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
     await storage.close?.();
   });

@@ -4,12 +4,13 @@
  * local disk that survives the training process and is uploaded by `cairn push`.
  * Requests are counted by a pass-through proxy in front of radosgw.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
-import { makeProject, runCli, startScript, waitFor } from "../helpers/project.js";
+import { makeProject, runCli, runScript, startScript, waitFor } from "../helpers/project.js";
 import { s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
 import { startFaultProxy, type FaultProxy } from "../reliability/fault-proxy.js";
 import { testServers } from "../servers/context.js";
@@ -108,7 +109,7 @@ describe("a remote repository read twice", () => {
     expect(listed.best()!.id).toBe("c".repeat(32));
   });
 
-  it("reads a checkpoint's file from the local cache the second time, and `cairn cache clear` empties it", async () => {
+  it("reads a checkpoint's file from the local cache once open() has read it, and `cairn cache clear` empties it; a checkout keeps no copy of its own", async () => {
     const dir = await makeProject({ "train.py": "x = 1\n" });
     projects.push(dir);
     const url = s3RepositoryUrl();
@@ -119,14 +120,33 @@ describe("a remote repository read twice", () => {
     const list = await runCli(dir, ["-R", url, "ls", "-q"], env);
     const id = list.stdout.trim();
 
+    // A checkout's files are this machine's copy: it reads their contents from the server each
+    // time (only the file lists it read are kept).
     let from = proxy.log.length;
     expect((await runCli(dir, ["-R", url, "checkout", id, "-o", out1], env)).code).toBe(0);
     const firstObjectGets = requestsSince(from).filter((r) => r === "GET objects").length;
-    expect(firstObjectGets).toBeGreaterThan(0);
+    expect(firstObjectGets).toBeGreaterThan(1);
+    from = proxy.log.length;
+    expect((await runCli(dir, ["-R", url, "checkout", id, "-o", path.join(dir, "again")], env)).code).toBe(0);
+    const again = requestsSince(from).filter((r) => r === "GET objects").length;
+    expect(again).toBeGreaterThan(0);
+    expect(again).toBeLessThan(firstObjectGets);
 
+    // open() keeps a copy, which later reads use, a checkout's too.
+    const modelObject = createHash("sha256").update("weights 0").digest("hex");
+    from = proxy.log.length;
+    const read = await runScript(
+      dir,
+      `const checkpoint = (await (await cairn.openRepository(${JSON.stringify(url)})).getExperiment(${JSON.stringify(id)})).latest();
+process.stdout.write((await checkpoint.read("model.bin")).toString());`,
+      env,
+    );
+    expect(read.stdout).toBe("weights 0");
+    expect(proxy.log.slice(from).filter((r) => r.method === "GET" && r.url.includes(modelObject)).length).toBe(1);
     from = proxy.log.length;
     expect((await runCli(dir, ["-R", url, "checkout", id, "-o", out2], env)).code).toBe(0);
-    expect(requestsSince(from).filter((r) => r === "GET objects")).toEqual([]);
+    // (The checkout also writes the experiment's code, which the script did not read.)
+    expect(proxy.log.slice(from).filter((r) => r.method === "GET" && r.url.includes(modelObject))).toEqual([]);
     expect(await fs.readFile(path.join(out2, "model.bin"), "utf8")).toBe("weights 0");
 
     const cleared = await runCli(dir, ["cache", "clear"], env);
