@@ -130,8 +130,8 @@ export default {
         limit: { maxRatio: 1.3 },
         note:
           `Cairn ${spread(figures.checkout)}, CPU ${formatSeconds(median(figures.checkoutCpu))} (all threads); cp ${spread(figures.cp)} (timed from spawn to exit); ` +
-          `median of the per-run ratios ${paired(figures.checkout)}x. ${entry.chunks.length} chunks (mean ${formatBytes(size / entry.chunks.length)}); ` +
-          `the publisher stamped the file (local/verified/: its chunks hashed and written by Cairn, unchanged since), so the chunks are not hashed again and are copied by the kernel (/bin/cat, copy_file_range) under a temporary name, renamed once their stat tokens are checked again. ${floor}`,
+          `median of the per-run ratios ${paired(figures.checkout)}x. ${entry.chunks.length} chunks (mean ${formatBytes(size / entry.chunks.length)}) in ${new Set(entry.chunks.map((chunk) => chunk.pack)).size} packs; ` +
+          `the publisher stamped the file (local/verified/: its chunks hashed and written by Cairn, unchanged since), so the packs are not hashed again and are copied by the kernel (/bin/cat, copy_file_range) under a temporary name, renamed once their stat tokens are checked again. ${floor}`,
       },
       {
         label: `checkout() of the same with no read stamp (whole file hashed)`,
@@ -147,7 +147,7 @@ export default {
         unit: "s",
         baseline: cp,
         limit: { maxRatio: 1.3 },
-        note: `Cairn ${spread(figures.open)}, CPU ${formatSeconds(median(figures.openCpu))}; median of the per-run ratios ${paired(figures.open)}x. pipeline(await checkpoint.open(file), fs.createWriteStream(target)): stamped, so not hashed, but every byte passes through the process (read into chunk-sized buffers, written by the stream).`,
+        note: `Cairn ${spread(figures.open)}, CPU ${formatSeconds(median(figures.openCpu))}; median of the per-run ratios ${paired(figures.open)}x. pipeline(await checkpoint.open(file), fs.createWriteStream(target)): stamped, so not hashed, but every byte passes through the process (read a pack at a time, written by the stream).`,
       },
       {
         label: `checkout() of the same file stored whole (not chunked)`,

@@ -156,7 +156,7 @@ export default {
           unit: "s",
           baseline: { label: putBaseline.label, value: median(putBaseline.values) },
           limit: { maxRatio: 1.1 },
-          note: `Cairn ${spread(figures.durable)}, in a training process of its own; ${both} (spawn to exit, default settings); median of the per-run ratios to the faster tool ${durableRatio}x. Cairn stores the file as content-defined chunks of about 1.35 MiB (one PUT each, after a HEAD while chunks are found present), the baselines as one multipart upload.`,
+          note: `Cairn ${spread(figures.durable)}, in a training process of its own; ${both} (spawn to exit, default settings); median of the per-run ratios to the faster tool ${durableRatio}x. Cairn stores the file as content-defined chunks of about 1.35 MiB in packs of 4-12 MiB (one PUT each, after a HEAD while packs are found present), the baselines as one multipart upload.`,
         },
         {
           label: `cairn checkout of the ${file} checkpoint from radosgw`,
@@ -164,7 +164,7 @@ export default {
           unit: "s",
           baseline: { label: getBaseline.label, value: median(getBaseline.values) },
           limit: { maxRatio: 1.1 },
-          note: `Cairn ${spread(figures.checkout)} (spawn to exit, empty cache, every chunk and the whole file verified); ${bothGet}; median of the per-run ratios to the faster tool ${checkoutRatio}x.`,
+          note: `Cairn ${spread(figures.checkout)} (spawn to exit, empty cache, the whole file verified; one GET per pack; a checkout keeps no copy in the cache); ${bothGet}; median of the per-run ratios to the faster tool ${checkoutRatio}x.`,
         },
         {
           label: `open() streamed to a file, ${file}, radosgw`,

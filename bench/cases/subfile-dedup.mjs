@@ -74,7 +74,7 @@ export default {
         baseline: one,
         limit: { maxRatio: 3 },
         note:
-          `${entry.chunks.length} chunks in the last checkpoint (mean ${formatBytes(size / entry.chunks.length)}). ` +
+          `${entry.chunks.length} chunks in the last checkpoint (mean ${formatBytes(size / entry.chunks.length)}), in ${new Set(entry.chunks.map((chunk) => chunk.pack ?? chunk.sha256)).size} packs. ` +
           (quick ? `Quick size: the chunks an edit straddles (about 2 MiB) weigh 16 times more against a 64 MiB file than against the 1 GiB of the target. ` : "") +
           `The floor for any tool is ${floor.toFixed(1)}x (the first checkpoint, then each changed ${CHANGED * 100}%); ` +
           `Cairn stores ${formatBytes(cairnBytes - size * floor)} above it, ${formatBytes((cairnBytes - size * floor) / (CHECKPOINTS - 1))} per changed checkpoint (the chunks the edit straddles). ` +
