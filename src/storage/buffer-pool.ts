@@ -4,11 +4,13 @@
  * dropped, and V8 answers that much external memory with a full mark-compact every few dozen
  * chunks (about 70 per GiB, measured with --trace-gc on the background worker): over a second
  * of CPU on a machine that the server and the chunker share. A few buffers used again and
- * again cost none of that.
+ * again cost none of that. (Uploads are now packs of several chunks, a few MiB each: the same
+ * holds per pack.)
  */
+import { PACK_MAX_BYTES } from "../repository/packs.js";
 
-/** Pooled buffers are this large: the largest pack (PACK_MAX_BYTES, repository/packs.ts); larger pieces get one of their own. */
-export const POOLED_BYTES = 12 * 1024 * 1024;
+/** Pooled buffers are this large: the largest pack; larger pieces get one of their own. */
+export const POOLED_BYTES = PACK_MAX_BYTES;
 /** At most this many are kept (as many as the uploads a publisher has in flight at once). */
 const MAX_KEPT = 8;
 /** Kept buffers are dropped after this long unused, so an idle training process does not hold them. */
