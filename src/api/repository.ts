@@ -4,7 +4,7 @@ import { queryError } from "../query/error.js";
 import type { QueryRow } from "../query/index.js";
 import { checkFormat, ensureFormat } from "../repository/format.js";
 import { experimentKey, heartbeatKey, summaryKey } from "../repository/layout.js";
-import { listSummaries, type ListedExperiment, type SummaryCache } from "../repository/list-summaries.js";
+import { listSummaries, type FolderListing, type ListedExperiment, type SummaryCache } from "../repository/list-summaries.js";
 import { loadExperiment, loadExperiments, resolveExperimentId, resolveId, type LoadedExperiment, type RecordCache, type RepositoryProblem } from "../repository/load.js";
 import { SummaryCacheStore } from "../repository/summary-cache-store.js";
 import { cacheDirectory, isRemoteUrl } from "../storage/cache-directory.js";
@@ -132,18 +132,19 @@ export class Repository {
    * Every experiment's summary, with status: what listings read. Summaries unchanged since this
    * repository's previous listing (same etag) are not read again, so a long-lived reader (the
    * web UI's server) refreshes cheaply; remote repositories also keep them on local disk, so a
-   * repeated `cairn ls` of an unchanged bucket sends only LIST requests.
+   * repeated `cairn ls` of an unchanged bucket sends only LIST requests. `listing`: a bucket's
+   * listing the caller has just taken (listFolders), used instead of listing again.
    *
    * @example
    * const { experiments } = await repository.listSummaries(); // ListedExperiment[]
    */
-  async listSummaries(): Promise<Awaited<ReturnType<typeof listSummaries>>> {
+  async listSummaries(options: { listing?: FolderListing } = {}): Promise<Awaited<ReturnType<typeof listSummaries>>> {
     if (this.summaryStore === null) {
       this.summaryCache ??= new Map();
-      return listSummaries(this.storage, new Date(), this.summaryCache);
+      return listSummaries(this.storage, new Date(), this.summaryCache, options.listing);
     }
     this.summaryCache ??= await this.summaryStore.load();
-    const result = await listSummaries(this.storage, new Date(), this.summaryCache);
+    const result = await listSummaries(this.storage, new Date(), this.summaryCache, options.listing);
     await this.summaryStore.save(this.summaryCache).catch(() => {
       // A read-only cache folder only makes the next listing slower.
     });

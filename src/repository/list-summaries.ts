@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isCairnError } from "../errors.js";
 import type { ObjectInfo, Storage } from "../storage/storage.js";
 import {
@@ -56,6 +57,41 @@ export interface SummaryCacheEntry {
 export const LISTED_FOLDERS: readonly string[] = [EXPERIMENTS_PREFIX, SUMMARIES_PREFIX];
 
 /**
+ * What a remote repository's listing is made of: every object in `experiments/` and in
+ * `summaries/`, with its etag (one LIST per 1,000 keys, sharded: listSharded). Taken once, it
+ * both tells whether anything changed (listingDigest) and feeds the listing (listSummaries).
+ */
+export interface FolderListing {
+  records: ObjectInfo[];
+  summaries: ObjectInfo[];
+}
+
+/**
+ * Lists `experiments/` and `summaries/` of a storage with no cheap local walk (a bucket).
+ *
+ * @example
+ * const listing = await listFolders(storage); // { records: [...], summaries: [...] }
+ */
+export async function listFolders(storage: Storage): Promise<FolderListing> {
+  const [records, summaries] = await Promise.all([collectSharded(storage, EXPERIMENTS_PREFIX), collectSharded(storage, SUMMARIES_PREFIX)]);
+  return { records, summaries };
+}
+
+/**
+ * A token for a listing: the SHA-256 of every key with its etag. Equal tokens mean no record or
+ * summary was added, replaced or removed between the two listings (an object's etag changes with
+ * its contents), so anything derived from the one listing stands for the other: what
+ * Storage.folderVersion gives a local folder without listing, a bucket gives for a listing.
+ *
+ * @example
+ * if (listingDigest(await listFolders(storage)) === kept.version) { … the kept table is current … }
+ */
+export function listingDigest(listing: FolderListing): string {
+  const lines = [...listing.records, ...listing.summaries].map((info) => `${info.key} ${info.etag}`).sort();
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+/**
  * Every experiment of a repository as summaries, newest first: what `cairn ls`, `cairn ps`,
  * `experiments.list()` and the web UI's table read. An experiment whose summary is missing
  * (written before format 1.1), older than its record (its writer died between the two writes)
@@ -70,14 +106,14 @@ export const LISTED_FOLDERS: readonly string[] = [EXPERIMENTS_PREFIX, SUMMARIES_
  * const { experiments, problems } = await listSummaries(storage);
  * experiments[0].summary.best?.checkpoint.metrics; // { loss: 0.21 }
  */
-export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
+export async function listSummaries(storage: Storage, now = new Date(), cache?: SummaryCache, listing?: FolderListing): Promise<{ experiments: ListedExperiment[]; problems: RepositoryProblem[] }> {
   // Taken before listing: a change made while we list gives the folders another token, so the
   // next call lists again rather than trusting a listing that may have missed it.
   const version = cache && storage.folderVersion ? storage.folderVersion(LISTED_FOLDERS) : null;
   if (cache && version !== null && cache.folderVersion === version) {
     return withStatus(storage, [...cache.values()].map((entry) => entry.summary), [], now);
   }
-  const listed = await readSummaries(storage, cache);
+  const listed = await readSummaries(storage, cache, listing);
   if (cache) {
     // A listing with problems is not kept as a whole: they are found again by listing.
     if (version !== null && listed.problems.length === 0) cache.folderVersion = version;
@@ -90,10 +126,10 @@ export async function listSummaries(storage: Storage, now = new Date(), cache?: 
  * The summary of every experiment, read from the listed folders: unchanged ones (same etag)
  * from `cache`, the others from storage. Leaves in `cache` exactly the entries this listing used.
  */
-async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ found: ExperimentSummary[]; problems: RepositoryProblem[] }> {
+async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: FolderListing): Promise<{ found: ExperimentSummary[]; problems: RepositoryProblem[] }> {
   // Where listing keys alone is much cheaper (a local folder: no stat per file), records are
   // listed by name, and a record is stat-ed only when it must be read.
-  const namesOnly = storage.listKeys !== undefined;
+  const namesOnly = storage.listKeys !== undefined && listing === undefined;
   // Summaries too, when nothing is cached (the first listing, or one after copying a
   // repository): no etag is compared, and each one's comes from reading it (getWithInfo), which
   // spares a stat per summary.
@@ -109,14 +145,14 @@ async function readSummaries(storage: Storage, cache?: SummaryCache): Promise<{ 
         else problems.push({ key, experimentId: null, message: `unexpected object ${key} in experiments/` });
       };
       if (namesOnly) for await (const key of storage.listKeys!(EXPERIMENTS_PREFIX)) add(experimentIdOfKey(key), key, null);
-      else for await (const info of listSharded(storage, EXPERIMENTS_PREFIX)) add(experimentIdOfKey(info.key), info.key, info);
+      else for (const info of listing?.records ?? (await collectSharded(storage, EXPERIMENTS_PREFIX))) add(experimentIdOfKey(info.key), info.key, info);
     })(),
     (async () => {
       const add = (id: string | null, info: ObjectInfo | null): void => {
         if (id) summaries.set(id, info);
       };
       if (summariesByName) for await (const key of storage.listKeys!(SUMMARIES_PREFIX)) add(summaryIdOfKey(key), null);
-      else for await (const info of listSharded(storage, SUMMARIES_PREFIX)) add(summaryIdOfKey(info.key), info);
+      else for (const info of listing?.summaries ?? (await collectSharded(storage, SUMMARIES_PREFIX))) add(summaryIdOfKey(info.key), info);
     })(),
   ]);
 
@@ -262,6 +298,13 @@ async function* listSharded(storage: Storage, prefix: string): AsyncIterable<Obj
   // (`cairn verify` reports them).
   const shards = [..."0123456789abcdef"].map((digit) => collectList(storage, `${prefix}${digit}`));
   for (const shard of await Promise.all(shards)) yield* shard;
+}
+
+/** listSharded, collected. */
+async function collectSharded(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
+  const found: ObjectInfo[] = [];
+  for await (const info of listSharded(storage, prefix)) found.push(info);
+  return found;
 }
 
 async function collectList(storage: Storage, prefix: string): Promise<ObjectInfo[]> {

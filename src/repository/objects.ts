@@ -276,14 +276,21 @@ function describeSegment(segment: ReadSegment, context: ObjectContext): string {
   return `${segment.chunks === 1 ? `chunk ${segment.firstChunk + 1}` : `chunks ${segment.firstChunk + 1}-${segment.firstChunk + segment.chunks}`} of ${context}`;
 }
 
-/** The first chunk whose contents do not hash to its name, as an error naming the object that holds it; null if none. */
+/**
+ * The first chunk whose contents do not hash to its name, as an error naming the object that
+ * holds it; null if none. Each read (a pack's run of chunks, or a chunk alone) is fetched once.
+ */
 async function findDamagedChunk(storage: Storage, chunks: ChunkRef[], context: ObjectContext): Promise<CairnError | null> {
-  for (const [index, chunk] of chunks.entries()) {
-    const segment: ReadSegment = { object: chunk.pack ?? chunk.sha256, packed: chunk.pack !== undefined, offset: chunk.offset ?? 0, size: chunk.size, firstChunk: index, chunks: 1 };
-    const actual = hashBytes(await readSegment(storage, segment, context, new Set()));
-    if (actual !== chunk.sha256) {
+  for (const segment of readSegments(chunks)) {
+    const bytes = await readSegment(storage, segment, context, new Set());
+    let offset = 0;
+    for (let index = segment.firstChunk; index < segment.firstChunk + segment.chunks; index++) {
+      const chunk = chunks[index]!;
+      const actual = hashBytes(bytes.subarray(offset, offset + chunk.size));
+      offset += chunk.size;
+      if (actual === chunk.sha256) continue;
       const key = objectKey(segment.object);
-      const what = chunk.pack === undefined ? `a chunk of ${context}` : `the pack holding chunk ${index + 1} of ${context}, at offset ${segment.offset}`;
+      const what = chunk.pack === undefined ? `a chunk of ${context}` : `the pack holding chunk ${index + 1} of ${context}, at offset ${chunk.offset}`;
       return new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: the chunk's ${chunk.size} bytes hash to ${actual}, not ${chunk.sha256}.`, { details: { key } });
     }
   }

@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
+import { openStorage } from "../../src/storage/open.js";
 import { makeProject, runCli, runScript, startScript, waitFor } from "../helpers/project.js";
 import { s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
 import { startFaultProxy, type FaultProxy } from "../reliability/fault-proxy.js";
@@ -87,6 +88,24 @@ describe("a remote repository read twice", () => {
     expect(changed.stdout.trim().split("\n")).toHaveLength(4);
     expect(requestsSince(from).filter((r) => r === "GET summaries")).toHaveLength(1);
     expect(requestsSince(from).filter((r) => r === "GET experiments")).toHaveLength(0);
+
+    // The table is kept with the digest of the listing it came from: the same listing gives it
+    // back (LIST requests only); a summary replaced in place (same keys, another etag) does not.
+    const table = await runCli(dir, ["-R", url, "ls"], env);
+    expect(table.code).toBe(0);
+    from = proxy.log.length;
+    const again = await runCli(dir, ["-R", url, "ls"], env);
+    expect(again.stdout).toBe(table.stdout);
+    expect(new Set(requestsSince(from))).toEqual(new Set(["LIST"]));
+    const id = changed.stdout.trim().split("\n")[0]!;
+    const storage = await openStorage(url);
+    const key = `summaries/${id}.json`;
+    const summary = JSON.parse((await storage.get(key))!.toString());
+    await storage.put(key, JSON.stringify({ ...summary, params: { e: 4242 } }));
+    await storage.close?.();
+    const replaced = await runCli(dir, ["-R", url, "ls"], env);
+    expect(replaced.stdout).toContain("4242");
+    expect(table.stdout).not.toContain("4242");
   });
 
   it("passes over a summary older than its record (its writer died between the two writes)", async () => {

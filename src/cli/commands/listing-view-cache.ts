@@ -2,7 +2,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Repository } from "../../api/repository.js";
-import { heartbeatsOf, LISTED_FOLDERS } from "../../repository/list-summaries.js";
+import { heartbeatsOf, LISTED_FOLDERS, listFolders, listingDigest } from "../../repository/list-summaries.js";
+import { isRemoteUrl } from "../../storage/cache-directory.js";
 import type { RepositoryProblem } from "../../repository/load.js";
 import { statusOf } from "../../repository/status.js";
 import type { ExperimentStatus, ExperimentSummary } from "../../repository/types.js";
@@ -38,22 +39,30 @@ export interface PlainListing {
 }
 
 /**
- * The plain `cairn ls` table (no filter, no sort), newest first. In a local folder it is kept in
- * `local/records/ls-table.json` with the folders' version (Storage.folderVersion) taken before
- * the listing it came from; while the version is the same, nothing was added, replaced or
- * removed in `experiments/` or `summaries/`, and the table is read from that file with its
- * rows already laid out after STATUS (a second `cairn ls` of 10,000 experiments spent most of
- * its time parsing rows and formatting cells). Statuses are computed again every time (they depend on
- * the clock and on the heartbeats of experiments not stopped), and STARTED is made when shown.
- * Elsewhere, or when the folders changed, the summaries are listed as usual.
+ * The plain `cairn ls` table (no filter, no sort), newest first. It is kept in
+ * `records/ls-table.json` of the repository's local state folder with a version of the listing
+ * it came from: in a local folder, the folders' version (Storage.folderVersion) taken before
+ * the listing; in a bucket, the digest of the listing's keys and etags (listingDigest, after
+ * the LIST requests a listing sends anyway). While the version is the same, nothing was added,
+ * replaced or removed in `experiments/` or `summaries/`, and the table is read from that file
+ * with its rows already laid out after STATUS (a second `cairn ls` of 10,000 experiments spent
+ * most of its time parsing summaries and formatting cells: in a bucket, parsing the 15 MB of
+ * kept summaries alone took a quarter of a second). Statuses are computed again every time (they
+ * depend on the clock and on the heartbeats of experiments not stopped), and STARTED is made
+ * when shown. When the version changed, the summaries are listed as usual (a bucket's from the
+ * listing already taken).
  *
  * @example
  * const { ids, table, statuses, problems } = await plainListing(repository);
  */
 export async function plainListing(repository: Repository): Promise<PlainListing> {
   const storage = repository.storage;
-  // Taken before listing, as listSummaries does: a change made meanwhile gives another version.
-  const version = storage.folderVersion?.(LISTED_FOLDERS) ?? null;
+  // A local folder's version is taken before listing, as listSummaries does: a change made
+  // meanwhile gives another version. A bucket has none without listing: its version is the
+  // digest of the listing itself, which then feeds the listing of summaries if it changed.
+  const local = storage.folderVersion?.(LISTED_FOLDERS) ?? null;
+  const listing = local === null && isRemoteUrl(storage.url) ? await listFolders(storage) : undefined;
+  const version = local ?? (listing ? `listing:${listingDigest(listing)}` : null);
   const file = path.join(storage.localStateDirectory(), "records", "ls-table.json");
   if (version !== null) {
     const stored = await readTable(file, version);
@@ -69,7 +78,7 @@ export async function plainListing(repository: Repository): Promise<PlainListing
       return { ids, table: () => stored.table, statuses, problems: [] };
     }
   }
-  const listed = await repository.listSummaries();
+  const listed = await repository.listSummaries({ listing });
   const rows = listed.experiments.map(fromSummary);
   // Laid out only when printed or kept: `cairn ls -q` of a bucket prints IDs only, and laying
   // out 10,000 rows in both layouts took most of a warm listing's time there.
