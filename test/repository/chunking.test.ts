@@ -50,6 +50,14 @@ async function objectBytes(repositoryFolder: string): Promise<number> {
   return total;
 }
 
+/** Stores `contents` as an object of the local repository at `root`, by hand (as an older writer did); resolves to its hash. */
+async function putObject(root: string, contents: Buffer): Promise<string> {
+  const sha = sha256(contents);
+  await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });
+  await fs.writeFile(path.join(root, "objects", sha.slice(0, 2), sha), contents);
+  return sha;
+}
+
 function objectFile(dir: string, sha: string): string {
   return path.join(dir, ".cairn", "objects", sha.slice(0, 2), sha);
 }
@@ -381,12 +389,7 @@ describe("repositories written before chunking, or before packs", () => {
   async function oldRepository(version: string, objects: Buffer[], files: (put: (contents: Buffer) => Promise<string>) => Promise<object[]>): Promise<{ dir: string; root: string; checkpointId: string }> {
     const dir = await project();
     const root = path.join(dir, ".cairn");
-    const put = async (contents: Buffer): Promise<string> => {
-      const sha = sha256(contents);
-      await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });
-      await fs.writeFile(path.join(root, "objects", sha.slice(0, 2), sha), contents);
-      return sha;
-    };
+    const put = (contents: Buffer): Promise<string> => putObject(root, contents);
     for (const contents of objects) await put(contents);
     const entries = await files(put);
     const treeSha = await put(Buffer.from(JSON.stringify({ files: entries })));
@@ -450,12 +453,7 @@ describe("format 1.1 repositories (chunks stored alone)", () => {
     const pack = bytes.subarray(packed[0]!.offset, packed[1]!.offset + packed[1]!.size);
     const dir = path.dirname(file);
     const root = path.join(dir, ".cairn");
-    const put = async (contents: Buffer): Promise<string> => {
-      const sha = sha256(contents);
-      await fs.mkdir(path.join(root, "objects", sha.slice(0, 2)), { recursive: true });
-      await fs.writeFile(path.join(root, "objects", sha.slice(0, 2), sha), contents);
-      return sha;
-    };
+    const put = (contents: Buffer): Promise<string> => putObject(root, contents);
     for (const chunk of alone) await put(bytes.subarray(chunk.offset, chunk.offset + chunk.size));
     const packSha = await put(pack);
     const entry = {
