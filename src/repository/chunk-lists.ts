@@ -1,8 +1,9 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { isSha256 } from "./layout.js";
+import { encodeChunk } from "./objects.js";
 import type { ChunkRef } from "./types.js";
+import { parseChunkList } from "./validate.js";
 
 export type { ChunkRef };
 
@@ -28,7 +29,7 @@ export async function saveChunkList(spoolDirectory: string, sha256: string, chun
   const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   const handle = await fs.open(temporary, "wx");
   try {
-    await handle.writeFile(JSON.stringify(chunks.map((c) => (c.pack === undefined ? { sha256: c.sha256, size: c.size } : { sha256: c.sha256, size: c.size, pack: c.pack, offset: c.offset }))));
+    await handle.writeFile(JSON.stringify(chunks.map(encodeChunk)));
     await handle.sync();
   } finally {
     await handle.close();
@@ -72,18 +73,8 @@ export async function spoolChunkHashes(spoolDirectory: string): Promise<string[]
 
 function parseList(text: string): ChunkRef[] | null {
   try {
-    const value: unknown = JSON.parse(text);
-    if (!Array.isArray(value)) return null;
-    const chunks: ChunkRef[] = [];
-    for (const item of value) {
-      const { sha256, size, pack, offset } = (item ?? {}) as { sha256?: unknown; size?: unknown; pack?: unknown; offset?: unknown };
-      if (!isSha256(sha256) || typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) return null;
-      if (pack === undefined) chunks.push({ sha256, size });
-      else if (isSha256(pack) && typeof offset === "number" && Number.isSafeInteger(offset) && offset >= 0) chunks.push({ sha256, size, pack, offset });
-      else return null;
-    }
-    return chunks;
+    return parseChunkList(JSON.parse(text));
   } catch {
-    return null;
+    return null; // torn by a crash: chunked again
   }
 }

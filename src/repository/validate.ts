@@ -1,7 +1,7 @@
 import { CairnError } from "../errors.js";
 import { isId, isSha256 } from "./layout.js";
 import { isStoredMetric } from "./metrics.js";
-import type { CheckpointRecord, ExperimentRecord, ExperimentSummary, Tree, TreeEntry, TreeRef } from "./types.js";
+import type { CheckpointRecord, ChunkRef, ExperimentRecord, ExperimentSummary, Tree, TreeEntry, TreeRef } from "./types.js";
 import { checkRelativePath } from "./paths.js";
 
 /**
@@ -305,6 +305,32 @@ function sameJson(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/** One chunk of a chunk list: `{sha256, size}`, or `{sha256, size, pack, offset}` (both or neither: a reader could not tell where the bytes are). */
+function chunkRef(value: unknown, where: string): ChunkRef {
+  const raw = object(value, where);
+  if (!isSha256(raw.sha256)) fail(`${where}.sha256 is not a SHA-256`);
+  const size = count(raw.size, `${where}.size`);
+  if (raw.pack === undefined && raw.offset === undefined) return { sha256: raw.sha256, size };
+  if (!isSha256(raw.pack)) fail(`${where}.pack is not a SHA-256`);
+  return { sha256: raw.sha256, size, pack: raw.pack, offset: count(raw.offset, `${where}.offset`) };
+}
+
+/**
+ * A chunk list as trees list it (and spools keep it: chunk-lists.ts), or null when it is not one.
+ *
+ * @example
+ * parseChunkList(JSON.parse(text)); // [{ sha256: "ab…", size: 1412345, pack: "9f…", offset: 0 }]
+ */
+export function parseChunkList(value: unknown): ChunkRef[] | null {
+  try {
+    if (!Array.isArray(value)) fail("not a list");
+    return value.map((chunk, index) => chunkRef(chunk, `chunks[${index}]`));
+  } catch (error) {
+    if (error instanceof Invalid) return null;
+    throw error;
+  }
+}
+
 /**
  * Parses and checks a tree object: every path must be a safe relative path, sizes and hashes
  * well formed, no path twice.
@@ -330,16 +356,7 @@ export function parseTree(bytes: Buffer | string, key: string): Tree {
       const parsed: TreeEntry = { path: filePath, size: count(entry.size, `files[${index}].size`), sha256: entry.sha256, mode };
       if (entry.chunks !== undefined) {
         if (!Array.isArray(entry.chunks)) fail(`files[${index}].chunks is not a list`);
-        parsed.chunks = entry.chunks.map((chunk, c) => {
-          const raw = object(chunk, `files[${index}].chunks[${c}]`);
-          const where = `files[${index}].chunks[${c}]`;
-          if (!isSha256(raw.sha256)) fail(`${where}.sha256 is not a SHA-256`);
-          const size = count(raw.size, `${where}.size`);
-          if (raw.pack === undefined && raw.offset === undefined) return { sha256: raw.sha256, size };
-          // A packed chunk: both fields or neither (a reader could not tell where the bytes are).
-          if (!isSha256(raw.pack)) fail(`${where}.pack is not a SHA-256`);
-          return { sha256: raw.sha256, size, pack: raw.pack, offset: count(raw.offset, `${where}.offset`) };
-        });
+        parsed.chunks = entry.chunks.map((chunk, c) => chunkRef(chunk, `files[${index}].chunks[${c}]`));
         const total = parsed.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
         if (total !== parsed.size) fail(`files[${index}].chunks add up to ${total} bytes, not ${parsed.size}`);
       }
