@@ -11,6 +11,14 @@ import { copyStampedFile } from "../repository/stamped-copy.js";
 import type { TreeEntry } from "../repository/types.js";
 import type { Storage } from "../storage/storage.js";
 
+/**
+ * How much a checkout's file stream buffers before writing: the bytes arrive in the pieces a
+ * socket delivers (64 KiB), and the stream writes all it holds with one writev. With Node's
+ * default (16 KiB) each piece was one write, and a 1 GiB checkout from radosgw took 6.5-7 s
+ * instead of 4.3-5 s (measured).
+ */
+const WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export interface CheckoutOptions {
   outputDirectory: string;
   /** Overwrite files that exist and differ (default: refuse and list them). */
@@ -108,10 +116,12 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
       });
       if (!copied) {
         done -= copiedBytes; // a copy given up half-way: its bytes are read again below
-        // The file written is this machine's copy: the object cache keeps none of its own.
-        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false });
+        // The file written is this machine's copy: the object cache keeps none of its own. The
+        // network's pieces are not joined: the file stream buffers up to WRITE_BUFFER_BYTES of
+        // them and writes them with one writev.
+        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false, joinPieces: false });
         if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
-        await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode }));
+        await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode, highWaterMark: WRITE_BUFFER_BYTES }));
       }
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { CairnError } from "../errors.js";
 import { isRemoteUrl } from "../storage/cache-directory.js";
-import type { ReadOptions, Storage } from "../storage/storage.js";
+import { storagePieces, type ReadOptions, type Storage } from "../storage/storage.js";
 import { hashBytes } from "./hash.js";
 import { objectKey } from "./layout.js";
 import { currentTokens, isStamped, saveStamp, type ObjectTokens } from "./read-stamps.js";
@@ -89,6 +89,15 @@ export interface OpenFileOptions {
    * checkout does, which writes the file to disk itself.
    */
   keepCopy?: boolean;
+  /**
+   * false: a chunked file read from a bucket comes in the pieces the network delivered (64 KiB
+   * or less), for a reader that gathers its writes itself (a checkout's file stream, with a
+   * large buffer, writes them with writev). By default each read is joined into one buffer (a
+   * pack, about 6 MiB), so that a reader writing each piece it gets makes few large writes; the
+   * join copies every byte (measured: 0.6 s of CPU and a third of the garbage collection of a
+   * 1 GiB checkout from radosgw, which skips it).
+   */
+  joinPieces?: boolean;
 }
 
 /**
@@ -107,7 +116,7 @@ export async function openFileStream(storage: Storage, entry: TreeEntry, context
   const check: Check = (await isStamped(storage, entry, tokens)) ? "none" : "whole";
   const stampAfter = check === "whole" ? tokens : null;
   const read: ReadOptions = { keepCopy: options.keepCopy };
-  return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter, read) : openWholeStream(storage, entry, context, check, stampAfter, read);
+  return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter, read, options.joinPieces !== false) : openWholeStream(storage, entry, context, check, stampAfter, read);
 }
 
 /** "whole": the file's SHA-256 over all its bytes, and its size; "none": its size only (a valid read stamp). */
@@ -194,7 +203,7 @@ const READ_AHEAD_BYTES = 24 * 1024 * 1024;
  * against 2.25 s under load), so it was dropped. SHA-256 is sequential: one file's hash cannot
  * be spread over cores.
  */
-async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens, readOptions: ReadOptions): Promise<Readable> {
+async function openChunkedStream(storage: Storage, entry: TreeEntry, context: ObjectContext, check: Check, stampAfter: ObjectTokens, readOptions: ReadOptions, joinPieces: boolean): Promise<Readable> {
   const chunks = entry.chunks ?? [];
   // Objects this read used every byte of: once the whole file verifies, they are known good.
   const usedWhole = new Set<string>();
@@ -216,7 +225,7 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
   }
   let next = 0;
   let bytesInFlight = 0;
-  const inFlight: { read: Promise<Buffer>; size: number }[] = [];
+  const inFlight: { read: Promise<Buffer[]>; size: number }[] = [];
   const fill = (): void => {
     while (next < segments.length && !whole.destroyed && inFlight.length < READ_AHEAD_READS) {
       const segment = segments[next]!;
@@ -232,11 +241,14 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
     fill();
     while (inFlight.length > 0) {
       const { read, size } = inFlight.shift()!;
-      const bytes = await read;
+      const pieces = await read;
       bytesInFlight -= size;
       fill();
       if (whole.destroyed) return; // the reader gave up: stop fetching
-      if (!whole.write(bytes)) await drained(whole);
+      // The pack is in memory already: hand all of it on, then wait for the reader once.
+      if (joinPieces && pieces.length > 1) whole.write(Buffer.concat(pieces));
+      else for (const piece of pieces) whole.write(piece);
+      if (whole.writableNeedDrain) await drained(whole);
     }
     whole.end();
   })().catch((error) => whole.destroy(error));
@@ -288,7 +300,7 @@ function describeSegment(segment: ReadSegment, context: ObjectContext): string {
  */
 async function findDamagedChunk(storage: Storage, chunks: ChunkRef[], context: ObjectContext): Promise<CairnError | null> {
   for (const segment of readSegments(chunks)) {
-    const bytes = await readSegment(storage, segment, context, new Set());
+    const bytes = Buffer.concat(await readSegment(storage, segment, context, new Set()));
     let offset = 0;
     for (let index = segment.firstChunk; index < segment.firstChunk + segment.chunks; index++) {
       const chunk = chunks[index]!;
@@ -318,25 +330,44 @@ function drained(stream: Writable): Promise<void> {
 
 /**
  * The bytes of one read of a chunked file: its object read whole (so that reading ahead really
- * fetches it, and the file is written in large pieces: measured faster than passing on the
- * network's small pieces), then the segment's part of it. Checked against the sizes the tree
- * gives (the hashes are checked with the whole file's); errors name the object. An object whose
- * every byte the segment uses is added to `usedWhole`.
+ * fetches it), as the pieces the storage delivered (not joined: see Storage.getPieces), then the
+ * segment's part of them. Checked against the sizes the tree gives (the hashes are checked with
+ * the whole file's); errors name the object. An object whose every byte the segment uses is
+ * added to `usedWhole`.
  */
-async function readSegment(storage: Storage, segment: ReadSegment, context: ObjectContext, usedWhole: Set<string>, options: ReadOptions = {}): Promise<Buffer> {
+async function readSegment(storage: Storage, segment: ReadSegment, context: ObjectContext, usedWhole: Set<string>, options: ReadOptions = {}): Promise<Buffer[]> {
   const key = objectKey(segment.object);
-  let bytes: Buffer | null;
+  let pieces: Buffer[] | null;
   try {
-    bytes = await storage.get(key, options);
+    pieces = await storagePieces(storage, key, options);
   } catch (error) {
     throw interrupted(error as Error, key, context);
   }
   const what = describeSegment(segment, context);
-  if (bytes === null) throw new CairnError("CORRUPT", `Object ${key} (${what}) is missing from the repository.`, { details: { key } });
-  if (segment.packed ? bytes.length < segment.offset + segment.size : bytes.length !== segment.size) {
+  if (pieces === null) throw new CairnError("CORRUPT", `Object ${key} (${what}) is missing from the repository.`, { details: { key } });
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  if (segment.packed ? length < segment.offset + segment.size : length !== segment.size) {
     const expected = segment.packed ? `at least ${segment.offset + segment.size} bytes (where its chunks end)` : `${segment.size} bytes`;
-    throw new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: expected ${expected}, read ${bytes.length}.`, { details: { key } });
+    throw new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: expected ${expected}, read ${length}.`, { details: { key } });
   }
-  if (segment.offset === 0 && bytes.length === segment.size) usedWhole.add(segment.object);
-  return bytes.subarray(segment.offset, segment.offset + segment.size);
+  if (segment.offset === 0 && length === segment.size) {
+    usedWhole.add(segment.object);
+    return pieces;
+  }
+  return slicePieces(pieces, segment.offset, segment.size);
+}
+
+/** The `size` bytes from `offset` of pieces laid end to end, as views of them (no copy). */
+function slicePieces(pieces: Buffer[], offset: number, size: number): Buffer[] {
+  const sliced: Buffer[] = [];
+  let start = 0;
+  const end = offset + size;
+  for (const piece of pieces) {
+    const pieceEnd = start + piece.length;
+    if (pieceEnd > offset && start < end) sliced.push(piece.subarray(Math.max(offset - start, 0), Math.min(end, pieceEnd) - start));
+    start = pieceEnd;
+    if (start >= end) break;
+  }
+  return sliced;
 }

@@ -26,6 +26,8 @@ import { parseListPage, type ListPage } from "./s3-xml.js";
 export interface LeanS3 {
   /** GetObject of a whole object. */
   getObject(key: string): Promise<Buffer>;
+  /** GetObject, the body as the pieces it arrived in (S3Answer.pieces). */
+  getObjectPieces(key: string): Promise<Buffer[]>;
   /** One page of ListObjectsV2 under `prefix`, from `token` (undefined for the first page). */
   listObjects(prefix: string, token: string | undefined): Promise<ListPage>;
   /** HeadObject: a missing key throws a 404 "NotFound", as the SDK's does. */
@@ -79,6 +81,9 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
   return {
     async getObject(key) {
       return (await send(`${root}/${encodeKey(key)}`, {})).body;
+    },
+    async getObjectPieces(key) {
+      return (await send(`${root}/${encodeKey(key)}`, {})).pieces;
     },
     async listObjects(prefix, token) {
       const query: Record<string, string> = { "list-type": "2", prefix };

@@ -284,6 +284,19 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
         throw fail(error, `read "${key}"`);
       }
     },
+    async getPieces(key) {
+      try {
+        const fast = await leanPath();
+        if (fast) return await fast.getObjectPieces(fullKey(location, key));
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
+        const pieces: Buffer[] = [];
+        for await (const piece of out.Body as AsyncIterable<Buffer>) pieces.push(piece);
+        return pieces;
+      } catch (error) {
+        if (isMissingKey(error)) return null;
+        throw fail(error, `read "${key}"`);
+      }
+    },
     getStream,
     stat: head,
     put,

@@ -41,6 +41,13 @@ export interface Storage {
    * back to `stat` and `get`.
    */
   getWithInfo?(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null>;
+  /**
+   * Reads a whole (small) object as the pieces it arrived in, not joined into one buffer: what
+   * a chunked file's read uses for the packs it fetches from a bucket (joining them cost 0.6 s of
+   * copying per GiB and most of the read's garbage collection, measured on radosgw). Optional;
+   * callers fall back to `get` (storagePieces below).
+   */
+  getPieces?(key: string, options?: ReadOptions): Promise<Buffer[] | null>;
   /** Streams an object or a byte range of it. */
   getStream(key: string, range?: ByteRange, options?: ReadOptions): Promise<Readable | null>;
   stat(key: string): Promise<ObjectInfo | null>;
@@ -95,4 +102,16 @@ export interface Storage {
   localStateDirectory(): string;
   /** Releases connections (remote drivers); the storage is not used afterwards. Optional. */
   close?(): Promise<void>;
+}
+
+/**
+ * An object's bytes as pieces: `getPieces` where the storage has it, else `get` as one piece.
+ *
+ * @example
+ * const pieces = await storagePieces(storage, "objects/ab/ab12…", { keepCopy: false });
+ */
+export async function storagePieces(storage: Storage, key: string, options?: ReadOptions): Promise<Buffer[] | null> {
+  if (storage.getPieces) return storage.getPieces(key, options);
+  const bytes = await storage.get(key, options);
+  return bytes === null ? null : [bytes];
 }
