@@ -185,7 +185,9 @@ const READ_AHEAD_BYTES = 24 * 1024 * 1024;
  * reads are in flight at once (remote stores answer each request after a round trip). From a
  * remote store a pack is read whole (it is at most 12 MiB): an object read whole is what the
  * object cache keeps, and a file rarely uses part of a pack (only where a later version of it
- * changed). A local folder's are streamed instead (streamLocalSegments).
+ * changed). It arrives as the network's pieces (Storage.getPieces), passed on as they are or
+ * joined per read (OpenFileOptions.joinPieces). A local folder's are streamed instead
+ * (streamLocalSegments).
  *
  * What is verified, and why that is enough (FORMAT.md, "Chunked files"): each read's size as it
  * arrives, and the whole file's SHA-256 and size at the end, before the stream ends; a mismatch
