@@ -54,7 +54,7 @@ export default {
       await warm(source);
       const scripts = await writeChildScripts(directory, dist);
 
-      const figures = { cp: [], blocking: [], durable: [], rss: [], rclonePut: [], awsPut: [], checkout: [], open: [], rcloneGet: [], awsGet: [], checkpointIds: [], readRss: [] };
+      const figures = { cp: [], blocking: [], durable: [], rss: [], rclonePut: [], awsPut: [], checkout: [], open: [], rcloneGet: [], awsGet: [], checkpointIds: [], readRss: [], cpu: { checkout: [], rcloneGet: [], awsGet: [] } };
       for (let i = 0; i < count; i++) {
         await stamp(source, i);
         const repository = `s3://${CAIRN_BUCKET}/run-${i}`;
@@ -85,7 +85,9 @@ export default {
             const out = path.join(directory, "checkout");
             await fs.rm(cache, { recursive: true, force: true });
             await sync();
-            figures.checkout.push((await run(process.execPath, [cli, "-R", repository, "checkout", checkpointId, "-o", out], { env: { ...env, CAIRN_CACHE_DIR: cache } })).seconds);
+            const checkout = await run(process.execPath, [cli, "-R", repository, "checkout", checkpointId, "-o", out], { env: { ...env, CAIRN_CACHE_DIR: cache } });
+            figures.checkout.push(checkout.seconds);
+            figures.cpu.checkout.push(checkout.cpu);
             await checkSame(path.join(out, "model.bin"), size);
             await fs.rm(out, { recursive: true });
           },
@@ -102,14 +104,18 @@ export default {
           async () => {
             const out = path.join(directory, "rclone.bin");
             await sync();
-            figures.rcloneGet.push((await run("rclone", ["copyto", `bench:${BASELINE_BUCKET}/rclone-${i}.bin`, out], { env })).seconds);
+            const rclone = await run("rclone", ["copyto", `bench:${BASELINE_BUCKET}/rclone-${i}.bin`, out], { env });
+            figures.rcloneGet.push(rclone.seconds);
+            figures.cpu.rcloneGet.push(rclone.cpu);
             await checkSame(out, size);
             await fs.rm(out);
           },
           async () => {
             const out = path.join(directory, "aws.bin");
             await sync();
-            figures.awsGet.push((await run(aws, ["s3", "cp", "--only-show-errors", "--endpoint-url", server.endpoint, `s3://${BASELINE_BUCKET}/aws-${i}.bin`, out], { env })).seconds);
+            const awsGet = await run(aws, ["s3", "cp", "--only-show-errors", "--endpoint-url", server.endpoint, `s3://${BASELINE_BUCKET}/aws-${i}.bin`, out], { env });
+            figures.awsGet.push(awsGet.seconds);
+            figures.cpu.awsGet.push(awsGet.cpu);
             await checkSame(out, size);
             await fs.rm(out);
           },
@@ -164,7 +170,9 @@ export default {
           unit: "s",
           baseline: { label: getBaseline.label, value: median(getBaseline.values) },
           limit: { maxRatio: 1.1 },
-          note: `Cairn ${spread(figures.checkout)} (spawn to exit, empty cache, the whole file verified; one GET per pack; a checkout keeps no copy in the cache); ${bothGet}; median of the per-run ratios to the faster tool ${checkoutRatio}x.`,
+          note:
+            `Cairn ${spread(figures.checkout)} (spawn to exit, empty cache, the whole file verified; one GET per pack; a checkout keeps no copy in the cache); ${bothGet}; median of the per-run ratios to the faster tool ${checkoutRatio}x. ` +
+            `CPU time of each process (user + system, the server's not counted; on two cores the server's share decides much of the wall time): Cairn ${cpuMedian(figures.cpu.checkout)}, rclone ${cpuMedian(figures.cpu.rcloneGet)}, aws s3 cp ${cpuMedian(figures.cpu.awsGet)}.`,
         },
         {
           label: `open() streamed to a file, ${file}, radosgw`,
@@ -210,6 +218,12 @@ export default {
     }
   },
 };
+
+/** The median of CPU times in seconds, or "unknown" where the platform gave none. */
+function cpuMedian(values) {
+  const known = values.filter((value) => value !== null);
+  return known.length === 0 ? "unknown" : formatSeconds(median(known));
+}
 
 /** The rclone remote "bench:" on the radosgw, from environment variables alone (no config file). */
 function rcloneEnv(server) {

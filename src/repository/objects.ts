@@ -233,7 +233,7 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
       const segment = segments[next]!;
       if (inFlight.length > 0 && bytesInFlight + segment.size > READ_AHEAD_BYTES) return;
       next++;
-      const read = readSegment(storage, segment, context, usedWhole, readOptions);
+      const read = readSegment(storage, segment, context, usedWhole, readOptions, joinPieces);
       read.catch(() => {}); // handled when its turn comes; until then it must not count as unhandled
       inFlight.push({ read, size: segment.size });
       bytesInFlight += segment.size;
@@ -248,8 +248,7 @@ async function openChunkedStream(storage: Storage, entry: TreeEntry, context: Ob
       fill();
       if (whole.destroyed) return; // the reader gave up: stop fetching
       // The pack is in memory already: hand all of it on, then wait for the reader once.
-      if (joinPieces && pieces.length > 1) whole.write(Buffer.concat(pieces));
-      else for (const piece of pieces) whole.write(piece);
+      for (const piece of pieces) whole.write(piece);
       if (whole.writableNeedDrain) await drained(whole);
     }
     whole.end();
@@ -302,7 +301,7 @@ function describeSegment(segment: ReadSegment, context: ObjectContext): string {
  */
 async function findDamagedChunk(storage: Storage, chunks: ChunkRef[], context: ObjectContext): Promise<CairnError | null> {
   for (const segment of readSegments(chunks)) {
-    const bytes = Buffer.concat(await readSegment(storage, segment, context, new Set()));
+    const [bytes = Buffer.alloc(0)] = await readSegment(storage, segment, context, new Set());
     let offset = 0;
     for (let index = segment.firstChunk; index < segment.firstChunk + segment.chunks; index++) {
       const chunk = chunks[index]!;
@@ -332,16 +331,20 @@ function drained(stream: Writable): Promise<void> {
 
 /**
  * The bytes of one read of a chunked file: its object read whole (so that reading ahead really
- * fetches it), as the pieces the storage delivered (not joined: see Storage.getPieces), then the
- * segment's part of them. Checked against the sizes the tree gives (the hashes are checked with
- * the whole file's); errors name the object. An object whose every byte the segment uses is
- * added to `usedWhole`.
+ * fetches it), then the segment's part of it. `joined`: as one buffer (what the object cache
+ * keeps a copy of as well, so open() joins each pack once); else as the pieces the storage
+ * delivered (Storage.getPieces: no joining copy). Checked against the sizes the tree gives (the
+ * hashes are checked with the whole file's); errors name the object. An object whose every byte
+ * the segment uses is added to `usedWhole`.
  */
-async function readSegment(storage: Storage, segment: ReadSegment, context: ObjectContext, usedWhole: Set<string>, options: ReadOptions = {}): Promise<Buffer[]> {
+async function readSegment(storage: Storage, segment: ReadSegment, context: ObjectContext, usedWhole: Set<string>, options: ReadOptions = {}, joined = true): Promise<Buffer[]> {
   const key = objectKey(segment.object);
   let pieces: Buffer[] | null;
   try {
-    pieces = await storagePieces(storage, key, options);
+    if (joined) {
+      const bytes = await storage.get(key, options);
+      pieces = bytes === null ? null : [bytes];
+    } else pieces = await storagePieces(storage, key, options);
   } catch (error) {
     throw interrupted(error as Error, key, context);
   }

@@ -7,7 +7,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
+import { hashBytes } from "../../src/repository/hash.js";
 import { objectKey } from "../../src/repository/layout.js";
+import { withObjectCache } from "../../src/storage/object-cache.js";
 import { openStorage } from "../../src/storage/open.js";
 import { makeProject } from "../helpers/project.js";
 import { s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
@@ -107,5 +109,26 @@ describe("the object cache of an S3 repository", () => {
     await storage.put(victimKey, good!);
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
     await storage.close?.();
+  });
+
+  it("keeps an object read as the socket's pieces, in order, once confirmed, and reads it from disk after", async () => {
+    s3Environment();
+    const bytes = pseudoRandomBytes(3 * MiB + 12_345, "read as pieces");
+    const sha256 = hashBytes(bytes);
+    const inner = await openStorage(s3RepositoryUrl());
+    await inner.putIfAbsent(objectKey(sha256), bytes);
+    const cached = withObjectCache(inner, path.join(process.env.CAIRN_CACHE_DIR!, "objects"));
+
+    const pieces = (await cached.getPieces!(objectKey(sha256)))!;
+    expect(pieces.length).toBeGreaterThan(1); // not joined into one buffer
+    expect(Buffer.concat(pieces).equals(bytes)).toBe(true);
+    await cached.confirmObjects!([sha256]);
+    const kept = path.join(process.env.CAIRN_CACHE_DIR!, "objects", sha256.slice(0, 2), sha256);
+    expect((await fs.readFile(kept)).equals(bytes)).toBe(true);
+
+    // The bucket's copy replaced: the kept copy is what is read now.
+    await inner.put(objectKey(sha256), Buffer.alloc(bytes.length, 1));
+    expect(Buffer.concat((await cached.getPieces!(objectKey(sha256)))!).equals(bytes)).toBe(true);
+    await inner.close?.();
   });
 });
