@@ -301,7 +301,7 @@ function describeSegment(segment: ReadSegment, context: ObjectContext): string {
  */
 async function findDamagedChunk(storage: Storage, chunks: ChunkRef[], context: ObjectContext): Promise<CairnError | null> {
   for (const segment of readSegments(chunks)) {
-    const [bytes = Buffer.alloc(0)] = await readSegment(storage, segment, context, new Set());
+    const bytes = (await readSegment(storage, segment, context, new Set()))[0]!; // read joined: one piece
     let offset = 0;
     for (let index = segment.firstChunk; index < segment.firstChunk + segment.chunks; index++) {
       const chunk = chunks[index]!;
