@@ -126,17 +126,25 @@ export async function createAzureStorage(url: string, settings: StorageSettings 
     }
   }
 
+  /** A whole blob as the pieces it arrived in; null when absent. */
+  async function downloadPieces(key: string): Promise<Buffer[] | null> {
+    try {
+      const response = await blob(key).download(0, undefined, { maxRetryRequests: 5 });
+      return await readPieces(response.readableStreamBody);
+    } catch (error) {
+      if (await missing(error, `read "${key}"`)) return null;
+      throw fail(error, `read "${key}"`);
+    }
+  }
+
   return {
     url: location.url,
     async get(key) {
-      try {
-        const response = await blob(key).download(0, undefined, { maxRetryRequests: 5 });
-        return await readAll(response.readableStreamBody);
-      } catch (error) {
-        if (await missing(error, `read "${key}"`)) return null;
-        throw fail(error, `read "${key}"`);
-      }
+      const pieces = await downloadPieces(key);
+      return pieces === null ? null : Buffer.concat(pieces);
     },
+    // Without joining them (Storage.getPieces: what a checkout of a chunked file reads).
+    getPieces: downloadPieces,
     // Large blobs come as parallel ranged downloads (see parallel-download.ts); small ones in one.
     getStream: (key: string, range?: ByteRange): Promise<Readable | null> => downloadInParts((start, end) => getRange(key, start, end), range, { partBytes: blockSize }),
     stat: head,
@@ -217,11 +225,12 @@ async function serviceClient(location: BucketLocation & { account: string }, set
   return new BlobServiceClient(accountUrl, new DefaultAzureCredential(), options);
 }
 
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!stream) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks);
+/** A download's body as the pieces it arrived in. */
+async function readPieces(stream: NodeJS.ReadableStream | undefined): Promise<Buffer[]> {
+  const pieces: Buffer[] = [];
+  if (!stream) return pieces;
+  for await (const piece of stream) pieces.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece));
+  return pieces;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { CairnError } from "../../src/errors.js";
-import type { ObjectInfo, Storage } from "../../src/storage/storage.js";
+import { storagePieces, type ObjectInfo, type Storage } from "../../src/storage/storage.js";
 import { startFaultProxy } from "../reliability/fault-proxy.js";
 
 export interface ConformanceTarget {
@@ -154,6 +154,15 @@ export function storageConformance(target: ConformanceTarget): void {
         expect(await storage.get("records/empty")).toEqual(Buffer.alloc(0));
         expect((await storage.stat("records/empty"))!.size).toBe(0);
         expect(await readStream(await storage.getStream("records/empty"))).toEqual(Buffer.alloc(0));
+      });
+
+      test("an object read as pieces (getPieces where the driver has it, else get) is its bytes in order", async () => {
+        const bytes = randomBytes(3 * 1024 * 1024 + 17);
+        await storage.put("objects/ee/pieces", bytes);
+        expect(Buffer.concat((await storagePieces(storage, "objects/ee/pieces"))!).equals(bytes)).toBe(true);
+        await storage.put("objects/ee/empty", Buffer.alloc(0));
+        expect(Buffer.concat((await storagePieces(storage, "objects/ee/empty"))!).length).toBe(0);
+        expect(await storagePieces(storage, "absent/key")).toBeNull();
       });
 
       test("putIfAbsent writes once; a second one returns false and does not replace", async () => {
