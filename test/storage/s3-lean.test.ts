@@ -121,6 +121,9 @@ describe("retries", () => {
     let cut = false;
     lean.proxy.setPlan(() => (cut ? { kind: "pass" } : ((cut = true), { kind: "reset-response" })));
     expect((await storage.get("cut/one"))!.equals(body)).toBe(true);
+    // Read as pieces (what a checkout does): none of the cut-off answer's pieces are kept.
+    cut = false;
+    expect(Buffer.concat((await storage.getPieces!("cut/one"))!).equals(body)).toBe(true);
   });
 
   test("a server that keeps answering 503 is given up on after maxAttempts, with a clear message", async () => {
