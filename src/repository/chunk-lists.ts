@@ -2,6 +2,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { encodeChunk } from "./objects.js";
+import { chunkObject } from "./packs.js";
 import type { ChunkRef } from "./types.js";
 import { parseChunkList } from "./validate.js";
 
@@ -66,7 +67,7 @@ export async function spoolChunkHashes(spoolDirectory: string): Promise<string[]
   for (const name of names) {
     if (!name.endsWith(".json")) continue;
     const list = await fs.readFile(path.join(folder, name), "utf8").then(parseList, () => null);
-    for (const chunk of list ?? []) hashes.push(chunk.pack ?? chunk.sha256);
+    for (const chunk of list ?? []) hashes.push(chunkObject(chunk));
   }
   return hashes;
 }

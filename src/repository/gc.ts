@@ -3,6 +3,7 @@ import type { Storage } from "../storage/storage.js";
 import { EXPERIMENTS_PREFIX, heartbeatIdOfKey, HEARTBEATS_PREFIX, objectHashOfKey, OBJECTS_PREFIX } from "./layout.js";
 import { loadExperiments, mapLimit } from "./load.js";
 import { readTree } from "./objects.js";
+import { chunkObject } from "./packs.js";
 import { staleAfterMs } from "./status.js";
 import { spoolChunkHashes } from "./chunk-lists.js";
 import { listSpools } from "./spool-folders.js";
@@ -127,7 +128,7 @@ async function addReferences(storage: Storage, referenced: Set<string>, live: Se
       referenced.add(sha256);
       for (const file of tree.files) {
         referenced.add(file.sha256);
-        for (const chunk of file.chunks ?? []) referenced.add(chunk.pack ?? chunk.sha256);
+        for (const chunk of file.chunks ?? []) referenced.add(chunkObject(chunk));
       }
     }
     for (const sha256 of state.objects) referenced.add(sha256);
@@ -141,7 +142,7 @@ async function addReferences(storage: Storage, referenced: Set<string>, live: Se
     const tree = await readTree(storage, sha256, context);
     for (const file of tree.files) {
       referenced.add(file.sha256);
-      for (const chunk of file.chunks ?? []) referenced.add(chunk.pack ?? chunk.sha256);
+      for (const chunk of file.chunks ?? []) referenced.add(chunkObject(chunk));
     }
   });
 

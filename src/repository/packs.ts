@@ -66,9 +66,19 @@ export function readSegments(chunks: readonly ChunkRef[]): ReadSegment[] {
       last.chunks += 1;
       return;
     }
-    segments.push({ object: chunk.pack ?? chunk.sha256, packed: chunk.pack !== undefined, offset: chunk.offset ?? 0, size: chunk.size, firstChunk: index, chunks: 1 });
+    segments.push({ object: chunkObject(chunk), packed: chunk.pack !== undefined, offset: chunk.offset ?? 0, size: chunk.size, firstChunk: index, chunks: 1 });
   });
   return segments;
+}
+
+/**
+ * The object that holds a chunk's bytes: its pack, or (format 1.1) the chunk itself.
+ *
+ * @example
+ * objectKey(chunkObject(entry.chunks[3]));
+ */
+export function chunkObject(chunk: ChunkRef): string {
+  return chunk.pack ?? chunk.sha256;
 }
 
 /**
@@ -78,5 +88,5 @@ export function readSegments(chunks: readonly ChunkRef[]): ReadSegment[] {
  * chunkObjects(entry.chunks); // [packA, packB]
  */
 export function chunkObjects(chunks: readonly ChunkRef[]): string[] {
-  return [...new Set(chunks.map((chunk) => chunk.pack ?? chunk.sha256))];
+  return [...new Set(chunks.map(chunkObject))];
 }

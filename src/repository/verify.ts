@@ -9,6 +9,7 @@ import { mapLimit } from "./load.js";
 import { hashBytes } from "./hash.js";
 import { parseExperimentRecord, parseExperimentSummary, parseTree } from "./validate.js";
 import { openFileStream } from "./objects.js";
+import { chunkObject } from "./packs.js";
 import type { ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
 
 /**
@@ -250,12 +251,12 @@ export async function verifyRepository(storage: Storage, options: VerifyOptions 
   // 6. A chunked file whose chunks are all sound must still hash, whole, to its SHA-256.
   if (hashContents) {
     await mapLimit([...chunked.values()], concurrency, async ({ entry, use }) => {
-      if (entry.chunks!.some((c) => results.get(c.pack ?? c.sha256)?.state !== "ok")) return;
+      if (entry.chunks!.some((c) => results.get(chunkObject(c))?.state !== "ok")) return;
       try {
         for await (const _ of await openFileStream(storage, entry, use.what, { ignoreStamps: true })) void _;
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
-        problem("corrupt", objectKey(entry.chunks![0]!.pack ?? entry.chunks![0]!.sha256), use.experimentId, use.checkpointId, `${use.what} of experiment ${shortId(use.experimentId)}: its chunks are each intact but together do not hash to ${entry.sha256}.`);
+        problem("corrupt", objectKey(chunkObject(entry.chunks![0]!)), use.experimentId, use.checkpointId, `${use.what} of experiment ${shortId(use.experimentId)}: its chunks are each intact but together do not hash to ${entry.sha256}.`);
       }
     });
   }

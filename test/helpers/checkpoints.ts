@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { openRepository, type Checkpoint, type TreeEntry } from "../../src/index.js";
+import { chunkObject } from "../../src/repository/packs.js";
 import { makeProject } from "./project.js";
 
 /**
@@ -30,7 +31,7 @@ export type Chunk = NonNullable<TreeEntry["chunks"]>[number];
  * const { file, offset } = chunkHolder(path.join(dir, ".cairn"), entry.chunks![2]!);
  */
 export function chunkHolder(repositoryFolder: string, chunk: Chunk): { sha256: string; key: string; file: string; offset: number } {
-  const sha256 = chunk.pack ?? chunk.sha256;
+  const sha256 = chunkObject(chunk);
   const key = `objects/${sha256.slice(0, 2)}/${sha256}`;
   return { sha256, key, file: path.join(repositoryFolder, key), offset: chunk.offset ?? 0 };
 }

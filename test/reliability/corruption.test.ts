@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CairnError, openRepository, type Repository } from "../../src/index.js";
 import { objectKey } from "../../src/repository/layout.js";
+import { chunkObject } from "../../src/repository/packs.js";
 import type { Storage } from "../../src/storage/storage.js";
 import { createApp } from "../../src/server/index.js";
 import { runCli } from "../helpers/project.js";
@@ -116,7 +117,7 @@ async function damage(storage: Storage, id: string, kind: Damage): Promise<{ key
     case "flipped chunk byte": {
       const large = await fileOf(1, "large.bin");
       const chunk = large.chunks?.[0];
-      const key = objectKey(chunk?.pack ?? chunk?.sha256 ?? large.sha256);
+      const key = objectKey(chunk ? chunkObject(chunk) : large.sha256);
       await flip(storage, key, (chunk?.offset ?? 0) + 4096);
       return { key, read: async (r, out) => (await checkpoint(r, 1)).checkout({ outputDirectory: out, path: "model/large.bin" }) };
     }

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
 import { hashBytes } from "../../src/repository/hash.js";
 import { objectKey } from "../../src/repository/layout.js";
+import { chunkObject, chunkObjects } from "../../src/repository/packs.js";
 import { withObjectCache } from "../../src/storage/object-cache.js";
 import { openStorage } from "../../src/storage/open.js";
 import { makeProject } from "../helpers/project.js";
@@ -45,11 +46,6 @@ async function eventually(check: () => Promise<void>): Promise<void> {
  * `bytes` as weights.bin of a checkpoint in a fresh S3 repository, and that checkpoint as a new
  * reader sees it, with the object cache emptied (the writer's reads of trees filled it).
  */
-/** The objects holding a chunked file (its packs), each once. */
-function holders(entry: cairn.TreeEntry): string[] {
-  return [...new Set(entry.chunks!.map((chunk) => chunk.pack ?? chunk.sha256))];
-}
-
 async function recordOnS3(bytes: Buffer): Promise<{ url: string; checkpoint: cairn.Checkpoint }> {
   s3Environment();
   const dir = await makeProject({ "code/train.py": "x = 1\n", "weights.bin": bytes });
@@ -69,7 +65,7 @@ describe("the object cache of an S3 repository", () => {
     const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
     expect(entry!.chunks!.length).toBeGreaterThan(3);
-    const objects = holders(entry!);
+    const objects = chunkObjects(entry!.chunks!);
 
     expect((await checkpoint.read("weights.bin")).equals(bytes)).toBe(true);
     await eventually(async () => {
@@ -91,7 +87,7 @@ describe("the object cache of an S3 repository", () => {
     const { url, checkpoint } = await recordOnS3(bytes);
     const [entry] = await checkpoint.files();
     const victim = entry!.chunks![2]!;
-    const victimKey = objectKey(victim.pack ?? victim.sha256);
+    const victimKey = objectKey(chunkObject(victim));
     const storage = await openStorage(url);
     const good = await storage.get(victimKey);
     // Same size, other bytes: only a hash tells.
@@ -103,7 +99,7 @@ describe("the object cache of an S3 repository", () => {
       expect((error as cairn.CairnError).code).toBe("CORRUPT");
       expect((error as cairn.CairnError).message).toContain(victimKey);
       const { entries } = await cacheFiles();
-      expect(entries.filter((name) => holders(entry!).includes(name))).toEqual([]);
+      expect(entries.filter((name) => chunkObjects(entry!.chunks!).includes(name))).toEqual([]);
     }
 
     await storage.put(victimKey, good!);
