@@ -296,19 +296,18 @@ async function* listSharded(storage: Storage, prefix: string): AsyncIterable<Obj
   }
   // Keys that do not start with a hex digit are no experiment's and are not listed here
   // (`cairn verify` reports them).
-  const shards = [..."0123456789abcdef"].map((digit) => collectList(storage, `${prefix}${digit}`));
+  const shards = [..."0123456789abcdef"].map((digit) => collect(storage.list(`${prefix}${digit}`)));
   for (const shard of await Promise.all(shards)) yield* shard;
 }
 
 /** listSharded, collected. */
-async function collectSharded(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
-  const found: ObjectInfo[] = [];
-  for await (const info of listSharded(storage, prefix)) found.push(info);
-  return found;
+function collectSharded(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
+  return collect(listSharded(storage, prefix));
 }
 
-async function collectList(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
-  const found: ObjectInfo[] = [];
-  for await (const info of storage.list(prefix)) found.push(info);
+/** Every item of an async iterable, in order (Array.fromAsync arrives with Node 22). */
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const found: T[] = [];
+  for await (const item of items) found.push(item);
   return found;
 }
