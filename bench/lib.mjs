@@ -89,6 +89,20 @@ export function run(command, args, options = {}) {
 }
 
 /**
+ * Runs a command as run() does, under `/usr/bin/time`, and adds its peak RSS in bytes (`peak`:
+ * the kernel's VmHWM of the process, `%M`). The wall time includes starting `time` (a millisecond).
+ *
+ * @example
+ * const { peak, seconds } = await runWithPeak(process.execPath, [cli, "checkout", id]);
+ */
+export async function runWithPeak(command, args, options = {}) {
+  const result = await run("/usr/bin/time", ["-f", "cairn-bench-peak %M", command, ...args], options);
+  const line = result.stderr.split("\n").find((l) => l.startsWith("cairn-bench-peak "));
+  if (!line) throw new Error(`no peak RSS from /usr/bin/time:\n${result.stderr}`);
+  return { ...result, peak: Number(line.split(" ")[1]) * 1024 };
+}
+
+/**
  * Writes `size` bytes of random data (incompressible, no repeated blocks) to `file`.
  *
  * @example

@@ -15,7 +15,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GiB, MiB, formatBytes, formatSeconds, makeRandomFile, run } from "../lib.mjs";
+import { GiB, MiB, formatBytes, formatSeconds, makeRandomFile, runWithPeak } from "../lib.mjs";
 
 const LIMIT = 300e6;
 
@@ -37,11 +37,8 @@ export default {
 
     /** Runs one operation in a child process; its peak RSS in bytes and its wall time. */
     const measure = async (command, args) => {
-      const { stdout, stderr } = await run("/usr/bin/time", ["-f", "cairn-bench-peak %M %e", command, ...args], { cwd: project });
-      const line = stderr.split("\n").find((l) => l.startsWith("cairn-bench-peak "));
-      if (!line) throw new Error(`no peak RSS from /usr/bin/time:\n${stderr}`);
-      const [, kib, seconds] = line.split(" ");
-      return { peak: Number(kib) * 1024, seconds: Number(seconds), stdout: stdout.trim() };
+      const { peak, seconds, stdout } = await runWithPeak(command, args, { cwd: project });
+      return { peak, seconds, stdout: stdout.trim() };
     };
     const node = (...args) => measure(process.execPath, [script, ...args]);
 

@@ -23,7 +23,7 @@
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { formatBytes, formatSeconds, GiB, makeRandomFile, median, MiB, run, spread, stamp, sync, warm } from "../lib.mjs";
+import { formatBytes, formatSeconds, GiB, makeRandomFile, median, MiB, run, runWithPeak, spread, stamp, sync, warm } from "../lib.mjs";
 import { startS3Server } from "../s3-server.mjs";
 
 const CAIRN_BUCKET = "cairn";
@@ -54,7 +54,7 @@ export default {
       await warm(source);
       const scripts = await writeChildScripts(directory, dist);
 
-      const figures = { cp: [], blocking: [], durable: [], rss: [], rclonePut: [], awsPut: [], checkout: [], open: [], rcloneGet: [], awsGet: [], checkpointIds: [], readRss: [], cpu: { checkout: [], rcloneGet: [], awsGet: [] } };
+      const figures = { cp: [], blocking: [], durable: [], rss: [], rclonePut: [], awsPut: [], checkout: [], open: [], rcloneGet: [], awsGet: [], checkpointIds: [], readRss: [], checkoutRss: [], cpu: { checkout: [], rcloneGet: [], awsGet: [] } };
       for (let i = 0; i < count; i++) {
         await stamp(source, i);
         const repository = `s3://${CAIRN_BUCKET}/run-${i}`;
@@ -85,8 +85,9 @@ export default {
             const out = path.join(directory, "checkout");
             await fs.rm(cache, { recursive: true, force: true });
             await sync();
-            const checkout = await run(process.execPath, [cli, "-R", repository, "checkout", checkpointId, "-o", out], { env: { ...env, CAIRN_CACHE_DIR: cache } });
+            const checkout = await runWithPeak(process.execPath, [cli, "-R", repository, "checkout", checkpointId, "-o", out], { env: { ...env, CAIRN_CACHE_DIR: cache } });
             figures.checkout.push(checkout.seconds);
+            figures.checkoutRss.push(checkout.peak);
             figures.cpu.checkout.push(checkout.cpu);
             await checkSame(path.join(out, "model.bin"), size);
             await fs.rm(out, { recursive: true });
@@ -195,6 +196,13 @@ export default {
           unit: "bytes",
           limit: { max: 300 * MiB },
           note: `VmHWM of the process that piped open() into a file, the largest of ${figures.readRss.length} runs (${figures.readRss.map(formatBytes).join(", ")}).`,
+        },
+        {
+          label: `peak RSS of \`cairn checkout\` of ${file} from radosgw`,
+          value: Math.max(...figures.checkoutRss),
+          unit: "bytes",
+          limit: { max: 300 * MiB },
+          note: `VmHWM of the checkout process (/usr/bin/time), the largest of ${figures.checkoutRss.length} runs (${figures.checkoutRss.map(formatBytes).join(", ")}): packs in flight (at most 8, about 24 MiB) and the file stream's 8 MiB of the network's pieces.`,
         },
         {
           label: `original product's method, up: tar.gz + ${original.tool} upload, ${file}`,
