@@ -20,7 +20,7 @@ import {
   type BucketLocation,
   type StorageSettings,
 } from "./settings.js";
-import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
+import { joinPieces, type ByteRange, type ObjectInfo, type Storage } from "./storage.js";
 
 const CREDENTIAL_HINT =
   "AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY, or the identity DefaultAzureCredential finds (az login, a managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)";
@@ -141,7 +141,7 @@ export async function createAzureStorage(url: string, settings: StorageSettings 
     url: location.url,
     async get(key) {
       const pieces = await downloadPieces(key);
-      return pieces === null ? null : Buffer.concat(pieces);
+      return pieces === null ? null : joinPieces(pieces);
     },
     // Without joining them (Storage.getPieces: what a checkout of a chunked file reads).
     getPieces: downloadPieces,

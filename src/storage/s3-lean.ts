@@ -24,9 +24,7 @@ import { parseListPage, type ListPage } from "./s3-xml.js";
  *   4 MiB). The answers are the same; a PUT the server refuses has sent its body first.
  */
 export interface LeanS3 {
-  /** GetObject of a whole object. */
-  getObject(key: string): Promise<Buffer>;
-  /** GetObject, the body as the pieces it arrived in (S3Answer.pieces). */
+  /** GetObject of a whole object, the body as the pieces it arrived in (S3Answer.pieces). */
   getObjectPieces(key: string): Promise<Buffer[]>;
   /** One page of ListObjectsV2 under `prefix`, from `token` (undefined for the first page). */
   listObjects(prefix: string, token: string | undefined): Promise<ListPage>;
@@ -62,7 +60,7 @@ export interface LeanS3Options {
  *
  * @example
  * const lean = await createLeanS3(client, "models", { agents, maxAttempts: 5, connectionTimeoutMs: 10_000, requestTimeoutMs: 120_000 });
- * const bytes = await lean?.getObject("team-a/summaries/e510303c2a9f4d0b8e7f1a2b3c4d5e6f.json");
+ * const pieces = await lean?.getObjectPieces("team-a/summaries/e510303c2a9f4d0b8e7f1a2b3c4d5e6f.json");
  */
 export async function createLeanS3(client: S3Client, bucket: string, options: LeanS3Options): Promise<LeanS3 | null> {
   let target;
@@ -79,9 +77,6 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
   const send = createSigV4Sender({ ...options, target, sign, clock: config });
   const root = target.basePath;
   return {
-    async getObject(key) {
-      return (await send(`${root}/${encodeKey(key)}`, {})).body;
-    },
     async getObjectPieces(key) {
       return (await send(`${root}/${encodeKey(key)}`, {})).pieces;
     },

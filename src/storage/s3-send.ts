@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { SigV4Signer } from "./s3-sign.js";
+import { joinPieces } from "./storage.js";
 import { parseErrorBody } from "./s3-xml.js";
 import type { S3Target } from "./s3-target.js";
 
@@ -168,14 +169,9 @@ function withJoinedBody(answer: { status: number; headers: IncomingHttpHeaders; 
   };
 }
 
-function joinPieces(pieces: Buffer[]): Buffer {
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-}
-
 /**
- * A response body, whole, as the pieces it came in. With events rather than an async iterator
- * (readBody): for the small bodies read by the thousand, the iterator's promises cost more than
- * the read. A body that ends short of its Content-Length, or not at all, fails as a dropped
+ * A response body, whole, as the pieces it came in. With events rather than an async iterator:
+ * for the small bodies read by the thousand, the iterator's promises cost more than the read. A body that ends short of its Content-Length, or not at all, fails as a dropped
  * connection (retried).
  */
 function readAnswer(response: IncomingMessage, counted: boolean): Promise<Buffer[]> {

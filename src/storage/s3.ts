@@ -18,7 +18,6 @@ import { objectHashOfKey } from "../repository/layout.js";
 import { plainEtag } from "./etag.js";
 import { networkCode, storageFailure, type StorageFailureKind } from "./failure.js";
 import { downloadInParts, objectSizeOf, type RangeAnswer } from "./parallel-download.js";
-import { readBody } from "./read-body.js";
 import { createLeanS3, type LeanS3 } from "./s3-lean.js";
 import type { ListPage } from "./s3-xml.js";
 import {
@@ -32,7 +31,7 @@ import {
   type BucketLocation,
   type StorageSettings,
 } from "./settings.js";
-import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
+import { joinPieces, type ByteRange, type ObjectInfo, type Storage } from "./storage.js";
 
 const CREDENTIAL_HINT = "the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, or the machine's role)";
 const BAD_CREDENTIALS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidClientTokenId", "ExpiredTokenException"]);
@@ -266,6 +265,21 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
     }
   }
 
+  /** A whole object as the pieces it arrived in (Storage.getPieces); null when absent. */
+  async function getPieces(key: string): Promise<Buffer[] | null> {
+    try {
+      const fast = await leanPath();
+      if (fast) return await fast.getObjectPieces(fullKey(location, key));
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
+      const pieces: Buffer[] = [];
+      for await (const piece of out.Body as AsyncIterable<Buffer>) pieces.push(piece);
+      return pieces;
+    } catch (error) {
+      if (isMissingKey(error)) return null;
+      throw fail(error, `read "${key}"`);
+    }
+  }
+
   /** Large objects come as parallel ranged GETs (see parallel-download.ts); small ones in one. */
   function getStream(key: string, range?: ByteRange): Promise<Readable | null> {
     return downloadInParts((start, end) => getRange(key, start, end), range, { partBytes: partSize });
@@ -274,29 +288,10 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   return {
     url: location.url,
     async get(key) {
-      try {
-        const fast = await leanPath();
-        if (fast) return await fast.getObject(fullKey(location, key));
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
-        return await readBody(out.Body as Readable, out.ContentLength);
-      } catch (error) {
-        if (isMissingKey(error)) return null;
-        throw fail(error, `read "${key}"`);
-      }
+      const pieces = await getPieces(key);
+      return pieces === null ? null : joinPieces(pieces);
     },
-    async getPieces(key) {
-      try {
-        const fast = await leanPath();
-        if (fast) return await fast.getObjectPieces(fullKey(location, key));
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
-        const pieces: Buffer[] = [];
-        for await (const piece of out.Body as AsyncIterable<Buffer>) pieces.push(piece);
-        return pieces;
-      } catch (error) {
-        if (isMissingKey(error)) return null;
-        throw fail(error, `read "${key}"`);
-      }
-    },
+    getPieces,
     getStream,
     stat: head,
     put,

@@ -105,6 +105,16 @@ export interface Storage {
 }
 
 /**
+ * Pieces joined into one buffer (a single piece as it is, without a copy).
+ *
+ * @example
+ * const bytes = joinPieces(await storage.getPieces!(key) ?? []);
+ */
+export function joinPieces(pieces: readonly Buffer[]): Buffer {
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
+
+/**
  * An object's bytes as pieces: `getPieces` where the storage has it, else `get` as one piece.
  *
  * @example
