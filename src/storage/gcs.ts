@@ -1,4 +1,4 @@
-import { IdempotencyStrategy, Storage as GoogleStorage, type File, type StorageOptions } from "@google-cloud/storage";
+import type { File, StorageOptions } from "@google-cloud/storage";
 import { stat as statFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { CairnError } from "../errors.js";
@@ -14,6 +14,9 @@ import {
   type StorageSettings,
 } from "./settings.js";
 import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
+import { requireCommonJs } from "./require-commonjs.js";
+
+const { IdempotencyStrategy, Storage: GoogleStorage } = requireCommonJs<typeof import("@google-cloud/storage")>("@google-cloud/storage");
 
 const CREDENTIAL_HINT = "Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login`, or the machine's service account)";
 

@@ -1,5 +1,8 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { getEndpointFromInstructions } from "@smithy/core/endpoints";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { requireCommonJs } from "./require-commonjs.js";
+
+const { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } = requireCommonJs<typeof import("@aws-sdk/client-s3")>("@aws-sdk/client-s3");
+const { getEndpointFromInstructions } = requireCommonJs<typeof import("@smithy/core/endpoints")>("@smithy/core/endpoints");
 
 /**
  * Where and how the lean S3 requests (s3-lean.ts) go: the URL the AWS SDK itself would send a

@@ -1,13 +1,4 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
+import type { PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat as statFile } from "node:fs/promises";
@@ -31,7 +22,11 @@ import {
   type BucketLocation,
   type StorageSettings,
 } from "./settings.js";
+import { requireCommonJs } from "./require-commonjs.js";
 import { joinPieces, type ByteRange, type ObjectInfo, type Storage } from "./storage.js";
+
+const { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand: PutObject, S3Client: Client } =
+  requireCommonJs<typeof import("@aws-sdk/client-s3")>("@aws-sdk/client-s3");
 
 const CREDENTIAL_HINT = "the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, or the machine's role)";
 const BAD_CREDENTIALS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidClientTokenId", "ExpiredTokenException"]);
@@ -93,7 +88,7 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
       config.requestChecksumCalculation = "WHEN_REQUIRED";
       config.responseChecksumValidation = "WHEN_REQUIRED";
     }
-    return new S3Client(config);
+    return new Client(config);
   };
   // Region: the setting, else the SDK's chain (AWS_REGION, the profile), else us-east-1.
   let client = makeClient(settings.region);
@@ -217,13 +212,13 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
       await fast.putObject(fullKey(location, key), bytes, sha256 ?? createHash("sha256").update(bytes).digest("hex"), ifNoneMatch);
       return;
     }
-    const command = new PutObjectCommand({ Bucket: bucket, Key: fullKey(location, key), Body: body, ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}) });
+    const command = new PutObject({ Bucket: bucket, Key: fullKey(location, key), Body: body, ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}) });
     await client.send(withPayloadHash(command, sha256));
   }
 
   async function uploadLarge(key: string, localPath: string, size: number): Promise<boolean> {
     // Loaded here, not with the driver: reading a repository (cairn ls) never uploads.
-    const { Upload } = await import("@aws-sdk/lib-storage");
+    const { Upload } = requireCommonJs<typeof import("@aws-sdk/lib-storage")>("@aws-sdk/lib-storage");
     const upload = new Upload({
       client,
       params: {
