@@ -50,7 +50,11 @@ try {
 const cases = await loadCases(options.only).catch((error) => exit(error.message));
 if (options.runs !== undefined && !(Number.isInteger(Number(options.runs)) && Number(options.runs) > 0)) exit(`--runs must be a positive whole number; got "${options.runs}".`);
 const parent = path.resolve(options.dir ?? os.tmpdir());
-const scratch = await fs.mkdtemp(path.join(parent, "cairn-bench-"));
+// A --dir that does not exist yet is made, as `mkdir -p` would; one that cannot be is a clear error.
+const scratch = await fs
+  .mkdir(parent, { recursive: true })
+  .then(() => fs.mkdtemp(path.join(parent, "cairn-bench-")))
+  .catch((error) => exit(`--dir ${parent} cannot hold the benchmark's files (${error.message}); pass a writable folder.`));
 const machine = await describeMachine(scratch);
 const log = (message) => process.stderr.write(`bench: ${message}\n`);
 
