@@ -1,6 +1,7 @@
 /**
- * Memory (issue 7, target 8): peak RSS at most 300 MB while checkpointing, checking out and
- * opening a 10 GiB file, local repository (the S3 upload is measured with the S3 cases).
+ * Memory (issue 7, target 8): peak RSS at most 300 MB while checkpointing, uploading, checking
+ * out and opening a 10 GiB file: into and from a local repository, then into and from an S3
+ * repository on radosgw (the same server as the S3 cases; its memstore holds the 10 GiB).
  *
  * Each operation runs in a child process of its own, through the public API, and its peak RSS is
  * what the kernel reports for it (`/usr/bin/time -f %M`, the child's VmHWM):
@@ -10,12 +11,14 @@
  *  - open: pipeline(checkpoint.open(file), fs.createWriteStream(...)).
  * Baselines, measured the same way: `cp` of the file, and a Node process that loads Cairn and
  * does nothing (what any Node program of ours costs before it touches a file).
- * Disk: the file, the repository and one copy at a time (about 3x the file) at the peak.
+ * Disk: the file, the repository and one copy at a time (about 3x the file) at the peak; the
+ * local repository is removed before the S3 part, whose open() keeps a copy in the object cache.
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { GiB, MiB, formatBytes, formatSeconds, makeRandomFile, runWithPeak } from "../lib.mjs";
+import { startS3Server } from "../s3-server.mjs";
 
 const LIMIT = 300e6;
 
@@ -36,11 +39,12 @@ export default {
     await makeRandomFile(source, size);
 
     /** Runs one operation in a child process; its peak RSS in bytes and its wall time. */
-    const measure = async (command, args) => {
-      const { peak, seconds, stdout } = await runWithPeak(command, args, { cwd: project });
+    const measure = async (command, args, env = process.env) => {
+      const { peak, seconds, stdout } = await runWithPeak(command, args, { cwd: project, env });
       return { peak, seconds, stdout: stdout.trim() };
     };
     const node = (...args) => measure(process.execPath, [script, ...args]);
+    const nodeWith = (env, ...args) => measure(process.execPath, [script, ...args], env);
 
     log("checkpoint() and stop()");
     const checkpoint = await node("checkpoint", repositoryFolder, project);
@@ -58,9 +62,32 @@ export default {
     await fs.rm(output, { recursive: true, force: true });
     const idle = await node("idle");
 
+    // The same through a bucket: the upload is what stop() waits for (checkpoint() only spools).
+    await fs.rm(repositoryFolder, { recursive: true, force: true });
+    log("starting radosgw");
+    const server = await startS3Server(path.join(directory, "ceph"), { buckets: ["cairn"], memoryBytes: size + 4 * GiB });
+    let s3;
+    try {
+      const env = { ...process.env, ...server.env, CAIRN_QUIET: "1", CAIRN_CACHE_DIR: path.join(directory, "cache") };
+      delete env.AWS_CA_BUNDLE; // plain http: a CA bundle from the environment has no use here
+      const bucket = "s3://cairn/memory";
+      log("checkpoint() and stop() into S3");
+      const upload = await nodeWith(env, "checkpoint", bucket, project);
+      const uploadedId = upload.stdout.split("\n").at(-1);
+      log("checkout() from S3");
+      const s3Checkout = await nodeWith(env, "checkout", bucket, uploadedId, path.join(output, "checkout"));
+      await fs.rm(output, { recursive: true, force: true });
+      log("open() from S3");
+      const s3Open = await nodeWith(env, "open", bucket, uploadedId, path.join(output, "open.bin"));
+      await fs.rm(output, { recursive: true, force: true });
+      s3 = { upload, checkout: s3Checkout, open: s3Open };
+    } finally {
+      await server.stop();
+    }
+
     const baselineNote = `Baselines: cp peak RSS ${formatBytes(cp.peak)}; a Node process that loads Cairn and does nothing ${formatBytes(idle.peak)}.`;
-    const row = (label, m, what) => ({
-      label: `peak RSS, ${label} a ${formatBytes(size)} file, local repository`,
+    const row = (label, m, what, where = "local repository") => ({
+      label: `peak RSS, ${label} a ${formatBytes(size)} file, ${where}`,
       value: m.peak,
       unit: "bytes",
       baseline: { label: "Node + Cairn, idle", value: idle.peak },
@@ -71,6 +98,9 @@ export default {
       row("checkpoint() + stop() of", checkpoint, "init(), checkpoint() (the copy into the spool), stop() (hashing, chunking and storing the chunks), in one child process"),
       row("checkout() of", checkout, "checkpoint.checkout() into an empty folder, whole-file SHA-256 verified"),
       row("open() streamed to a file, of", open, "pipeline(await checkpoint.open(file), fs.createWriteStream(target))"),
+      row("checkpoint() + stop() (upload) of", s3.upload, "the same into s3://cairn/memory: stop() uploads the chunks, packed, several requests at a time", "S3 (radosgw)"),
+      row("checkout() of", s3.checkout, "checkpoint.checkout() from the bucket into an empty folder, packs read ahead, whole-file SHA-256 verified", "S3 (radosgw)"),
+      row("open() streamed to a file, of", s3.open, "pipeline(await checkpoint.open(file), fs.createWriteStream(target)) from the bucket; each pack is also kept in the object cache (CAIRN_CACHE_DIR)", "S3 (radosgw)"),
     ];
   },
 };

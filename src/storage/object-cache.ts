@@ -8,6 +8,22 @@ import { storagePieces, type Storage } from "./storage.js";
 
 export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
 
+/**
+ * At most this many bytes read whole are held for copies still being written: a read beyond it
+ * waits for earlier copies to reach the disk. Without a bound, a reader faster than the cache's
+ * disk (a fast network, a slow disk, a reader that keeps the bytes in memory) would hold every
+ * pack it had read until the disk caught up: gigabytes for a large file. Copies normally finish
+ * long before (a pack is a few MiB, written with one writev), so a read rarely waits.
+ */
+const MAX_COPYING_BYTES = 64 * 1024 * 1024;
+
+export interface ObjectCacheOptions {
+  /** The cache's size bound in bytes (default: CAIRN_CACHE_SIZE, else 10 GiB). */
+  maxBytes?: number;
+  /** Bytes held for copies being written before reads wait for them (default 64 MiB). */
+  maxCopyingBytes?: number;
+}
+
 /** Unconfirmed copies older than this are left-overs (see `pending`): a read takes minutes at most. */
 const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 
@@ -17,12 +33,15 @@ const STALE_TEMPORARY_MS = 60 * 60 * 1000;
  * hash, so one cache serves every repository; an entry is kept only when its bytes hash to its
  * name (a streamed object is hashed here; one read whole waits for its reader to confirm it).
  * The cache is bounded (`CAIRN_CACHE_SIZE` bytes, 10 GiB by default): the least recently used
- * entries go first.
+ * entries go first. Copies are written behind the reader's back, but a read waits while more
+ * than 64 MiB are held for copies not yet on disk, so memory stays bounded whatever the disk.
  *
  * @example
  * const storage = withObjectCache(await openStorage("s3://bucket/prefix"), "/home/ana/.cache/cairn/objects");
  */
-export function withObjectCache(inner: Storage, directory: string, maxBytes = cacheLimit()): Storage {
+export function withObjectCache(inner: Storage, directory: string, options: ObjectCacheOptions = {}): Storage {
+  const maxBytes = options.maxBytes ?? cacheLimit();
+  const maxCopyingBytes = options.maxCopyingBytes ?? MAX_COPYING_BYTES;
   const fileOf = (sha256: string) => path.join(directory, sha256.slice(0, 2), sha256);
   let trimming: Promise<void> | null = null;
   // A scan stats every cached file, so it runs only when the cache may be over its bound, or
@@ -54,11 +73,22 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
    */
   const pending = new Map<string, Promise<string | null>[]>();
 
+  /** Bytes held for copies being written, and the reads waiting for them to drop under the bound. */
+  let copyingBytes = 0;
+  const waitingForRoom: (() => void)[] = [];
+  const copied = (size: number): void => {
+    copyingBytes -= size;
+    while (waitingForRoom.length > 0 && copyingBytes <= maxCopyingBytes) waitingForRoom.shift()!();
+  };
+
   /**
    * Writes a copy of bytes read whole, in the background (the reader has its bytes at once);
-   * pieces are written in order without joining them.
+   * pieces are written in order without joining them. Resolves at once, or, while more than
+   * maxCopyingBytes are held for copies, once earlier copies are written.
    */
-  function keep(bytes: Buffer | Buffer[], sha256: string): void {
+  function keep(bytes: Buffer | Buffer[], sha256: string): Promise<void> {
+    const size = Array.isArray(bytes) ? bytes.reduce((sum, piece) => sum + piece.length, 0) : bytes.length;
+    copyingBytes += size;
     const file = fileOf(sha256);
     const temporary = `${file}.tmp-${randomBytes(6).toString("hex")}`;
     const written = (async (): Promise<string | null> => {
@@ -76,9 +106,12 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
         // No copy: a full disk, a cleared cache. Only a later read pays.
         await fs.rm(temporary, { force: true }).catch(() => {});
         return null;
+      } finally {
+        copied(size);
       }
     })();
     pending.set(sha256, [...(pending.get(sha256) ?? []), written]);
+    return copyingBytes <= maxCopyingBytes ? Promise.resolve() : new Promise((resolve) => waitingForRoom.push(resolve));
   }
 
   /** Moves confirmed copies into place. */
@@ -211,7 +244,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       // Whole small objects (packs, chunks, trees): read whole, then copied into the cache
       // behind the reader's back; no stream to tee (a chunked file is hundreds of these).
       const bytes = await inner.get(key);
-      if (bytes !== null && options?.keepCopy !== false) keep(bytes, sha256);
+      if (bytes !== null && options?.keepCopy !== false) await keep(bytes, sha256);
       return bytes;
     },
     async getPieces(key, options) {
@@ -220,7 +253,7 @@ export function withObjectCache(inner: Storage, directory: string, maxBytes = ca
       const file = await hit(sha256);
       if (file) return [await fs.readFile(file)];
       const pieces = await storagePieces(inner, key, options);
-      if (pieces !== null && options?.keepCopy !== false) keep(pieces, sha256);
+      if (pieces !== null && options?.keepCopy !== false) await keep(pieces, sha256);
       return pieces;
     },
     async confirmObjects(sha256s) {

@@ -127,4 +127,29 @@ describe("the object cache of an S3 repository", () => {
     expect(Buffer.concat((await cached.getPieces!(objectKey(sha256)))!).equals(bytes)).toBe(true);
     await inner.close?.();
   });
+
+  it("makes a read wait while more than maxCopyingBytes are held for copies not yet written (memory stays bounded on a slow disk)", async () => {
+    s3Environment();
+    const inner = await openStorage(s3RepositoryUrl());
+    const objects = [0, 1, 2].map((i) => pseudoRandomBytes(2 * MiB + i, `copy bound ${i}`));
+    for (const bytes of objects) await inner.putIfAbsent(objectKey(hashBytes(bytes)), bytes);
+    // Bound below one object: each read returns only once its own copy is written whole.
+    const root = path.join(process.env.CAIRN_CACHE_DIR!, "bounded-copies");
+    const cached = withObjectCache(inner, root, { maxCopyingBytes: MiB });
+    const copySizes = async (): Promise<number[]> => {
+      const sizes: number[] = [];
+      for (const folder of await fs.readdir(root)) {
+        for (const name of await fs.readdir(path.join(root, folder))) if (name.includes(".tmp-")) sizes.push((await fs.stat(path.join(root, folder, name))).size);
+      }
+      return sizes.sort((a, b) => a - b);
+    };
+    const read: number[] = [];
+    for (const [index, bytes] of objects.entries()) {
+      const got = index % 2 === 0 ? await cached.get(objectKey(hashBytes(bytes))) : Buffer.concat((await cached.getPieces!(objectKey(hashBytes(bytes))))!);
+      expect(got!.equals(bytes)).toBe(true);
+      read.push(bytes.length);
+      expect(await copySizes()).toEqual([...read].sort((a, b) => a - b));
+    }
+    await inner.close?.();
+  });
 });
