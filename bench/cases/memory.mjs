@@ -43,8 +43,8 @@ export default {
       const { peak, seconds, stdout } = await runWithPeak(command, args, { cwd: project, env });
       return { peak, seconds, stdout: stdout.trim() };
     };
-    const node = (...args) => measure(process.execPath, [script, ...args]);
     const nodeWith = (env, ...args) => measure(process.execPath, [script, ...args], env);
+    const node = (...args) => nodeWith(process.env, ...args);
 
     log("checkpoint() and stop()");
     const checkpoint = await node("checkpoint", repositoryFolder, project);
