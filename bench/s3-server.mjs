@@ -4,6 +4,8 @@
  * the aws CLI, rclone and Cairn read. Every daemon runs under `setpriv --pdeathsig KILL`, so a
  * benchmark that is killed leaves none behind.
  */
+import { readdir, readFile } from "node:fs/promises";
+import * as path from "node:path";
 import { startCeph } from "../scripts/servers/ceph.mjs";
 
 // The AWS SDK warns on stderr about its future Node requirement: noise in a benchmark log.
@@ -42,5 +44,42 @@ export async function startS3Server(root, { buckets = [], memoryBytes = 8 * 1024
     await ceph.stop();
     throw error;
   }
-  return { endpoint, region: ceph.region, accessKeyId, secretAccessKey, env, logs: ceph.logs, stop: ceph.stop };
+  const settle = (options) => settleDaemons(root, options);
+  return { endpoint, region: ceph.region, accessKeyId, secretAccessKey, env, logs: ceph.logs, settle, stop: ceph.stop };
+}
+
+/**
+ * Waits until the Ceph daemons started under `root` (monitor, OSD, radosgw: their command lines
+ * name its ceph.conf) use less than `idleShare` of one core over `windowMs`, or `maxMs` passed;
+ * resolves to the seconds waited. A side timed right after a large upload otherwise shares the
+ * two cores with the server's work left from it.
+ *
+ * @example
+ * const waited = await settleDaemons("/tmp/bench/ceph");
+ */
+export async function settleDaemons(root, { idleShare = 0.05, windowMs = 500, maxMs = 30_000 } = {}) {
+  const started = Date.now();
+  let before = await daemonsCpuSeconds(root);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = await daemonsCpuSeconds(root);
+    if (now - before < (idleShare * windowMs) / 1000 || Date.now() - started >= maxMs) return (Date.now() - started - windowMs) / 1000;
+    before = now;
+  }
+}
+
+/** User + system CPU seconds of the processes whose command line names a file under `root`. */
+async function daemonsCpuSeconds(root) {
+  let total = 0;
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const command = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (!command.includes(`${root}/`)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    if (stat === null) continue;
+    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
+  }
+  return total;
 }

@@ -54,6 +54,13 @@ export default {
       await warm(source);
       const scripts = await writeChildScripts(directory, dist);
 
+      // Before each timed side: the disk's writeback done (sync), and the server's work left from
+      // the side before (a 1 GiB upload leaves radosgw busy for a while) finished.
+      const settled = [];
+      const ready = async () => {
+        await sync();
+        settled.push(await server.settle());
+      };
       const figures = { cp: [], blocking: [], durable: [], rss: [], rclonePut: [], awsPut: [], checkout: [], open: [], rcloneGet: [], awsGet: [], checkpointIds: [], readRss: [], checkoutRss: [], cpu: { checkout: [], rcloneGet: [], awsGet: [] } };
       for (let i = 0; i < count; i++) {
         await stamp(source, i);
@@ -61,30 +68,36 @@ export default {
         const cache = path.join(directory, `cache-${i}`);
         const uploads = [
           async () => {
-            await sync();
+            await ready();
             figures.cp.push((await run("cp", [source, path.join(directory, "cp-copy")])).seconds);
             await fs.rm(path.join(directory, "cp-copy"));
           },
           async () => {
-            await sync();
+            await ready();
             const out = await runJson(scripts.write, [repository, project, String(i)], { ...env, CAIRN_CACHE_DIR: cache });
             figures.blocking.push(out.blocking);
             figures.durable.push(out.durable);
             figures.rss.push(out.peakRss);
             figures.checkpointIds.push(out.checkpointId);
           },
-          async () => figures.rclonePut.push((await run("rclone", ["copyto", source, `bench:${BASELINE_BUCKET}/rclone-${i}.bin`], { env })).seconds),
-          async () => figures.awsPut.push((await run(aws, ["s3", "cp", "--only-show-errors", "--endpoint-url", server.endpoint, source, `s3://${BASELINE_BUCKET}/aws-${i}.bin`], { env })).seconds),
+          async () => {
+            await ready();
+            figures.rclonePut.push((await run("rclone", ["copyto", source, `bench:${BASELINE_BUCKET}/rclone-${i}.bin`], { env })).seconds);
+          },
+          async () => {
+            await ready();
+            figures.awsPut.push((await run(aws, ["s3", "cp", "--only-show-errors", "--endpoint-url", server.endpoint, source, `s3://${BASELINE_BUCKET}/aws-${i}.bin`], { env })).seconds);
+          },
         ];
-        if (i % 2) uploads.reverse();
-        for (const side of uploads) await side();
+        // Rotate the order: no side is always first after the other phase, or always last.
+        for (const side of rotate(uploads, i)) await side();
         const checkpointId = figures.checkpointIds.at(-1);
 
         const downloads = [
           async () => {
             const out = path.join(directory, "checkout");
             await fs.rm(cache, { recursive: true, force: true });
-            await sync();
+            await ready();
             const checkout = await runWithPeak(process.execPath, [cli, "-R", repository, "checkout", checkpointId, "-o", out], { env: { ...env, CAIRN_CACHE_DIR: cache } });
             figures.checkout.push(checkout.seconds);
             figures.checkoutRss.push(checkout.peak);
@@ -95,7 +108,7 @@ export default {
           async () => {
             const out = path.join(directory, "opened.bin");
             await fs.rm(cache, { recursive: true, force: true });
-            await sync();
+            await ready();
             const read = await runJson(scripts.read, [repository, checkpointId, out], { ...env, CAIRN_CACHE_DIR: cache });
             figures.open.push(read.seconds);
             figures.readRss.push(read.peakRss);
@@ -104,7 +117,7 @@ export default {
           },
           async () => {
             const out = path.join(directory, "rclone.bin");
-            await sync();
+            await ready();
             const rclone = await run("rclone", ["copyto", `bench:${BASELINE_BUCKET}/rclone-${i}.bin`, out], { env });
             figures.rcloneGet.push(rclone.seconds);
             figures.cpu.rcloneGet.push(rclone.cpu);
@@ -113,7 +126,7 @@ export default {
           },
           async () => {
             const out = path.join(directory, "aws.bin");
-            await sync();
+            await ready();
             const awsGet = await run(aws, ["s3", "cp", "--only-show-errors", "--endpoint-url", server.endpoint, `s3://${BASELINE_BUCKET}/aws-${i}.bin`, out], { env });
             figures.awsGet.push(awsGet.seconds);
             figures.cpu.awsGet.push(awsGet.cpu);
@@ -121,8 +134,7 @@ export default {
             await fs.rm(out);
           },
         ];
-        if (i % 2) downloads.reverse();
-        for (const side of downloads) await side();
+        for (const side of rotate(downloads, i)) await side();
         log(
           `run ${i + 1}/${count}: checkpoint() ${formatSeconds(figures.blocking.at(-1))} (cp ${formatSeconds(figures.cp.at(-1))}), durable ${formatSeconds(figures.durable.at(-1))} ` +
             `(rclone ${formatSeconds(figures.rclonePut.at(-1))}, aws ${formatSeconds(figures.awsPut.at(-1))}), checkout ${formatSeconds(figures.checkout.at(-1))}, ` +
@@ -173,7 +185,8 @@ export default {
           limit: { maxRatio: 1.1 },
           note:
             `Cairn ${spread(figures.checkout)} (spawn to exit, empty cache, the whole file verified; one GET per pack; a checkout keeps no copy in the cache); ${bothGet}; median of the per-run ratios to the faster tool ${checkoutRatio}x. ` +
-            `CPU time of each process (user + system, the server's not counted; on two cores the server's share decides much of the wall time): Cairn ${cpuMedian(figures.cpu.checkout)}, rclone ${cpuMedian(figures.cpu.rcloneGet)}, aws s3 cp ${cpuMedian(figures.cpu.awsGet)}.`,
+            `CPU time of each process (user + system, the server's not counted; on two cores the server's share decides much of the wall time): Cairn ${cpuMedian(figures.cpu.checkout)}, rclone ${cpuMedian(figures.cpu.rcloneGet)}, aws s3 cp ${cpuMedian(figures.cpu.awsGet)}. ` +
+            `Sides rotate from run to run; before each, after a sync, the bench waited for radosgw and its OSD to use under 5% of a core: ${settled.length} waits, ${settled.filter((s) => s > 0).length} of them longer than 0 s, at most ${formatSeconds(Math.max(0, ...settled))}.`,
         },
         {
           label: `open() streamed to a file, ${file}, radosgw`,
@@ -234,6 +247,12 @@ function cpuMedian(values) {
 }
 
 /** The rclone remote "bench:" on the radosgw, from environment variables alone (no config file). */
+/** `sides` starting from the one at `run` (modulo their count), the rest in order after it. */
+function rotate(sides, run) {
+  const start = run % sides.length;
+  return [...sides.slice(start), ...sides.slice(0, start)];
+}
+
 function rcloneEnv(server) {
   return {
     RCLONE_CONFIG_BENCH_TYPE: "s3",
