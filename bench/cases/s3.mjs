@@ -55,7 +55,7 @@ export default {
       const scripts = await writeChildScripts(directory, dist);
 
       // Before each timed side: the disk's writeback done (sync), and the server's work left from
-      // the side before (a 1 GiB upload leaves radosgw busy for a while) finished.
+      // the side before (radosgw can stay busy for a second after a 1 GiB transfer) finished.
       const settled = [];
       const ready = async () => {
         await sync();
@@ -246,13 +246,13 @@ function cpuMedian(values) {
   return known.length === 0 ? "unknown" : formatSeconds(median(known));
 }
 
-/** The rclone remote "bench:" on the radosgw, from environment variables alone (no config file). */
 /** `sides` starting from the one at `run` (modulo their count), the rest in order after it. */
 function rotate(sides, run) {
   const start = run % sides.length;
   return [...sides.slice(start), ...sides.slice(0, start)];
 }
 
+/** The rclone remote "bench:" on the radosgw, from environment variables alone (no config file). */
 function rcloneEnv(server) {
   return {
     RCLONE_CONFIG_BENCH_TYPE: "s3",
