@@ -119,7 +119,10 @@ async function loadCases(only) {
   }
   if (!only) return loaded;
   const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
-  const chosen = loaded.filter((c) => wanted.some((w) => c.name.includes(w)));
+  // A case's exact name picks that case only (file-dedup is part of subfile-dedup's name); any
+  // other word picks every case whose name contains it.
+  const exact = (w) => loaded.some((c) => c.name === w);
+  const chosen = loaded.filter((c) => wanted.some((w) => (exact(w) ? c.name === w : c.name.includes(w))));
   if (chosen.length === 0) throw new Error(`--only ${only} matches no case; cases: ${loaded.map((c) => c.name).join(", ")}`);
   return chosen;
 }
