@@ -45,7 +45,21 @@ export async function startS3Server(root, { buckets = [], memoryBytes = 8 * 1024
     throw error;
   }
   const settle = (options) => settleDaemons(root, options);
-  return { endpoint, region: ceph.region, accessKeyId, secretAccessKey, env, logs: ceph.logs, settle, stop: ceph.stop };
+  return { endpoint, region: ceph.region, accessKeyId, secretAccessKey, env, childEnv: (extra) => childEnv(env, extra), logs: ceph.logs, settle, stop: ceph.stop };
+}
+
+/**
+ * The environment for a child process that talks to the server: this process's, the server's
+ * variables and `extra`, without AWS_CA_BUNDLE (the endpoint is plain http; a CA bundle from the
+ * environment only makes rclone's AWS SDK fail: "unable to load custom CA bundle").
+ *
+ * @example
+ * spawn("rclone", ["lsd", "bench:"], { env: s3.childEnv({ CAIRN_QUIET: "1" }) });
+ */
+function childEnv(serverEnv, extra = {}) {
+  const env = { ...process.env, ...serverEnv, ...extra };
+  delete env.AWS_CA_BUNDLE;
+  return env;
 }
 
 /**

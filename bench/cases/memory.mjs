@@ -68,8 +68,7 @@ export default {
     const server = await startS3Server(path.join(directory, "ceph"), { buckets: ["cairn"], memoryBytes: size + 4 * GiB });
     let s3;
     try {
-      const env = { ...process.env, ...server.env, CAIRN_QUIET: "1", CAIRN_CACHE_DIR: path.join(directory, "cache") };
-      delete env.AWS_CA_BUNDLE; // plain http: a CA bundle from the environment has no use here
+      const env = server.childEnv({ CAIRN_QUIET: "1", CAIRN_CACHE_DIR: path.join(directory, "cache") });
       const bucket = "s3://cairn/memory";
       log("checkpoint() and stop() into S3");
       const upload = await nodeWith(env, "checkpoint", bucket, project);

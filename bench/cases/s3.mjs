@@ -41,10 +41,7 @@ export default {
     log("starting radosgw");
     const server = await startS3Server(path.join(directory, "ceph"), { buckets: [CAIRN_BUCKET, BASELINE_BUCKET], memoryBytes: 16 * GiB });
     try {
-      const env = { ...process.env, ...server.env, ...rcloneEnv(server), CAIRN_QUIET: "1" };
-      // The endpoint is plain http; a CA bundle from the environment only makes rclone's AWS
-      // SDK fail ("unable to load custom CA bundle").
-      delete env.AWS_CA_BUNDLE;
+      const env = server.childEnv({ ...rcloneEnv(server), CAIRN_QUIET: "1" });
       const project = path.join(directory, "project");
       await fs.mkdir(path.join(project, "code"), { recursive: true });
       await fs.writeFile(path.join(project, "code", "train.py"), "print('training')\n");

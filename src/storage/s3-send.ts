@@ -171,8 +171,9 @@ function withJoinedBody(answer: { status: number; headers: IncomingHttpHeaders; 
 
 /**
  * A response body, whole, as the pieces it came in. With events rather than an async iterator:
- * for the small bodies read by the thousand, the iterator's promises cost more than the read. A body that ends short of its Content-Length, or not at all, fails as a dropped
- * connection (retried).
+ * for the small bodies read by the thousand, the iterator's promises cost more than the read.
+ * A body that ends short of its Content-Length, or not at all, fails as a dropped connection
+ * (retried).
  */
 function readAnswer(response: IncomingMessage, counted: boolean): Promise<Buffer[]> {
   const header = response.headers["content-length"];
