@@ -202,12 +202,20 @@ async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: F
     found.push(cached.summary);
   }
 
+  // A first listing of a local folder reads every summary: all at once, on two threads, each
+  // batch parsed as it arrives (readInBulk). What is left (no summary, or a damaged one) is
+  // read one by one below.
+  const bulk = summariesByName && storage.getManyWithInfo ? await readInBulk(storage, slow, summaries, cache, used) : null;
+
   const readSlowly = await mapLimit(slow, 64, async (id): Promise<ExperimentSummary | null> => {
+    const early = bulk?.get(id);
+    if (early) return early;
     const recordKey = experimentKey(id);
     const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;
     const summaryInfo = summaries.get(id);
-    if (summaryInfo !== undefined && isFresh(summaryInfo, recordInfo)) {
+    // (A summary read in bulk and not usable, early === null, is not read again.)
+    if (early === undefined && summaryInfo !== undefined && isFresh(summaryInfo, recordInfo)) {
       const key = summaryKey(id);
       try {
         summary = await read(key, summaryInfo?.etag ?? null, parseSummary(key));
@@ -233,6 +241,41 @@ async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: F
   for (const summary of readSlowly) if (summary !== null) found.push(summary);
   if (cache) for (const key of [...cache.keys()]) if (!used.has(key)) cache.delete(key);
   return { found, problems };
+}
+
+/**
+ * The summaries of `ids` that are listed in `summaries` (by name: a local folder's first
+ * listing), read with Storage.getManyWithInfo and parsed as each batch arrives, by experiment
+ * ID; like `read` in readSummaries, each goes into `cache` (with its bytes, when they give
+ * exactly that summary) and into `used`. A summary removed since the listing or damaged is null,
+ * for the caller to summarise the record instead.
+ */
+async function readInBulk(storage: Storage, ids: string[], summaries: Map<string, ObjectInfo | null>, cache: SummaryCache | undefined, used: Set<string>): Promise<Map<string, ExperimentSummary | null>> {
+  const read = new Map<string, ExperimentSummary | null>();
+  const keys: string[] = [];
+  const idOfKey = new Map<string, string>();
+  for (const id of ids) {
+    if (!summaries.has(id)) continue;
+    const key = summaryKey(id);
+    keys.push(key);
+    idOfKey.set(key, id);
+  }
+  for await (const batch of storage.getManyWithInfo!(keys)) {
+    for (const { key, object } of batch) {
+      read.set(idOfKey.get(key)!, null);
+      if (object === null) continue; // removed since the listing
+      try {
+        const { summary, exact } = parseExperimentSummaryBytes(object.body, key);
+        if (cache) cache.set(key, exact ? { etag: object.info.etag, summary, text: object.body } : { etag: object.info.etag, summary });
+        used.add(key);
+        read.set(idOfKey.get(key)!, summary);
+      } catch (error) {
+        if (!isCairnError(error, "CORRUPT")) throw error;
+        // The record is the truth; a damaged summary only costs reading it.
+      }
+    }
+  }
+  return read;
 }
 
 /** Listed experiments with their status, newest first: heartbeats are asked for those not stopped. */

@@ -4,8 +4,9 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { CairnError } from "../errors.js";
+import { FIELDS, FileState, readFilesInBulk } from "./bulk-read.js";
 import { folderVersion } from "./folder-version.js";
-import type { ByteRange, ObjectInfo, Storage } from "./storage.js";
+import type { ByteRange, ManyRead, ObjectInfo, Storage } from "./storage.js";
 
 
 /** A key with an empty, "." or ".." segment (so also "", a leading or trailing "/", or "//"). */
@@ -113,7 +114,11 @@ export function createFileStorage(root: string): Storage {
     if (!stats.isFile()) return null;
     // Nanosecond times: a record rewritten twice within a millisecond, whose new file got the
     // old inode number back, must still get a new etag (readers cache records by etag).
-    return { key, size: Number(stats.size), modified: new Date(Number(stats.mtimeMs)), etag: `${stats.mtimeNs}-${stats.ctimeNs}-${stats.size}-${stats.ino}` };
+    return infoFromFields(key, stats.size, stats.mtimeMs, stats.mtimeNs, stats.ctimeNs, stats.ino);
+  }
+
+  function infoFromFields(key: string, size: bigint, mtimeMs: bigint, mtimeNs: bigint, ctimeNs: bigint, ino: bigint): ObjectInfo {
+    return { key, size: Number(size), modified: new Date(Number(mtimeMs)), etag: `${mtimeNs}-${ctimeNs}-${size}-${ino}` };
   }
 
   async function statFile(file: string, key: string): Promise<ObjectInfo | null> {
@@ -181,6 +186,20 @@ export function createFileStorage(root: string): Storage {
     return read === size ? buffer : buffer.subarray(0, read);
   }
 
+  async function getWithInfo(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null> {
+    const file = fileOf(key);
+    try {
+      const read = await readWhole(file, (fd) => {
+        const info = infoOf(fsSync.fstatSync(fd, { bigint: true }), key);
+        return info === null ? null : { size: info.size, value: info };
+      });
+      return read === null ? null : { body: read.body, info: read.value };
+    } catch (error) {
+      if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
+      throw error;
+    }
+  }
+
   return {
     url: absoluteRoot,
     async get(key) {
@@ -191,17 +210,30 @@ export function createFileStorage(root: string): Storage {
         throw error;
       }
     },
-    async getWithInfo(key) {
-      const file = fileOf(key);
-      try {
-        const read = await readWhole(file, (fd) => {
-          const info = infoOf(fsSync.fstatSync(fd, { bigint: true }), key);
-          return info === null ? null : { size: info.size, value: info };
-        });
-        return read === null ? null : { body: read.body, info: read.value };
-      } catch (error) {
-        if (code(error) === "ENOENT" || code(error) === "ENOTDIR") return null;
-        throw error;
+    getWithInfo,
+    async *getManyWithInfo(keys: readonly string[]): AsyncIterable<ManyRead[]> {
+      for await (const batch of readFilesInBulk(keys.map(fileOf))) {
+        const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.length);
+        const reads: ManyRead[] = [];
+        let start = 0;
+        for (let i = 0; i < batch.ends.length; i++) {
+          const key = keys[batch.first + i]!;
+          const at = i * FIELDS;
+          const state = batch.stats[at];
+          const end = batch.ends[i]!;
+          if (state === FileState.Read) {
+            // The inode number went as a signed 64-bit integer; etags spell it unsigned, as fstat gives it.
+            const info = infoFromFields(key, batch.stats[at + 1]!, batch.stats[at + 2]!, batch.stats[at + 3]!, batch.stats[at + 4]!, BigInt.asUintN(64, batch.stats[at + 5]!));
+            reads.push({ key, object: { body: bytes.subarray(start, end), info } });
+          } else if (state === FileState.Failed) {
+            // Read again here, to throw what getWithInfo throws for it (or read it, if that passed).
+            reads.push({ key, object: await getWithInfo(key) });
+          } else {
+            reads.push({ key, object: null });
+          }
+          start = end;
+        }
+        yield reads;
       }
     },
     async getStream(key: string, range?: ByteRange): Promise<Readable | null> {

@@ -169,6 +169,48 @@ describe("experiment summaries", () => {
     expect((await repository.experiments.list()).map((e) => e.id)).toEqual([keep]);
   });
 
+  it("of a large repository are read in bulk on two threads, and each damaged or missing one still falls back to its record", async () => {
+    const { dir, root, repository } = await setup();
+    const template = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
+    // Past the 1,024 files from which a local folder's first listing reads summaries on a worker
+    // thread (src/storage/bulk-read.ts): copies of the template's record and summary, as the
+    // writer lays them out, each with its own ID, start time and params.
+    const recordText = await fs.readFile(path.join(root, "experiments", `${template}.json`), "utf8");
+    const summaryText = await fs.readFile(path.join(root, "summaries", `${template}.json`), "utf8");
+    const ids: string[] = [];
+    for (let i = 0; i < 1_200; i++) {
+      const id = `e${i.toString(16).padStart(31, "0")}`;
+      const created = new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+      const rewrite = (text: string): string => text.replaceAll(template, id).replace(/"created":"[^"]+"/, `"created":"${created}"`).replace('"lr":0.1', `"lr":${i}`);
+      await fs.writeFile(path.join(root, "experiments", `${id}.json`), rewrite(recordText));
+      await fs.writeFile(path.join(root, "summaries", `${id}.json`), rewrite(summaryText));
+      ids.push(id);
+    }
+    // Damage spread over batches (256 summaries each): torn, wrong ID, missing, and a folder.
+    await fs.writeFile(path.join(root, "summaries", `${ids[3]}.json`), "{ torn");
+    await fs.writeFile(path.join(root, "summaries", `${ids[700]}.json`), summaryText.replaceAll(template, "f".repeat(32)));
+    await fs.rm(path.join(root, "summaries", `${ids[900]}.json`));
+    await fs.rm(path.join(root, "summaries", `${ids[1_100]}.json`));
+    await fs.mkdir(path.join(root, "summaries", `${ids[1_100]}.json`));
+
+    const fresh = await openRepository(root, { projectDirectory: dir });
+    const listed = await fresh.experiments.list();
+    expect(listed.problems).toEqual([]);
+    expect(listed.map((e) => e.id)).toEqual([template, ...[...ids].reverse()]);
+    for (const index of [0, 3, 255, 256, 700, 900, 1_100, 1_199]) {
+      const experiment = listed.find((e) => e.id === ids[index])!;
+      expect([experiment.params, experiment.checkpointCount, experiment.best()?.metrics.loss]).toEqual([{ lr: index }, 2, 0.4]);
+    }
+    // What the bulk read kept (local/records/) gives the next process the same listing.
+    const kept = await (await openRepository(root, { projectDirectory: dir })).experiments.list();
+    expect(JSON.stringify(kept.map((e) => e.toJSON()))).toBe(JSON.stringify(listed.map((e) => e.toJSON())));
+    // And the CLI, whose bundle starts the worker from its own file.
+    await fs.rm(path.join(root, "local", "records"), { recursive: true, force: true });
+    const json = await cairn(dir, ["ls", "--json"]);
+    expect(json.code).toBe(0);
+    expect(parseJson<{ id: string }[]>(json).map((e) => e.id)).toEqual(listed.map((e) => e.id));
+  });
+
   it("are checked by `cairn verify`: a damaged or disagreeing summary is named, and deleting it is the fix", async () => {
     const { dir, root, repository } = await setup();
     const id = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);

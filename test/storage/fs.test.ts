@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { openStorage } from "../../src/storage/open.js";
+import type { ManyRead, Storage } from "../../src/storage/storage.js";
 import { storageConformance } from "./conformance.js";
 
 const folders: string[] = [];
@@ -47,3 +48,40 @@ describe("fs (local folder): getWithInfo", () => {
     expect(read!.info).toEqual(await storage.stat("records/large"));
   });
 });
+
+// Only the local driver has getManyWithInfo: a listing's first read of every summary.
+describe("fs (local folder): getManyWithInfo", () => {
+  async function readAll(storage: Storage, keys: string[]): Promise<Map<string, ManyRead["object"]>> {
+    const read = new Map<string, ManyRead["object"]>();
+    for await (const batch of storage.getManyWithInfo!(keys)) for (const { key, object } of batch) read.set(key, object);
+    return read;
+  }
+
+  test.each([
+    ["on this thread alone", 40],
+    ["on a worker thread and this one", 1_500],
+  ])("reads each file with the info getWithInfo gives of it, %s", async (_how, count) => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), "cairn-fs-storage-"));
+    folders.push(folder);
+    const storage = await openStorage(path.join(folder, "repository"));
+    const keys: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = `summaries/${String(i).padStart(5, "0")}.json`;
+      // Sizes from 0 bytes up, so that empty files sit between others in a batch.
+      await storage.put(key, randomBytes(i % 97));
+      keys.push(key);
+    }
+    await mkdir(path.join(folder, "repository", "summaries", "folder.json"));
+    await symlink("loop.json", path.join(folder, "repository", "summaries", "loop.json"));
+    keys.splice(7, 0, "summaries/absent.json", "summaries/folder.json");
+
+    const read = await readAll(storage, keys);
+    expect([...read.keys()].sort()).toEqual([...keys].sort());
+    for (const key of keys) expect(read.get(key), key).toEqual(await storage.getWithInfo!(key));
+    expect(read.get("summaries/absent.json")).toBeNull();
+    expect(read.get("summaries/folder.json")).toBeNull();
+    // Any other error is the one getWithInfo throws.
+    await expect(readAll(storage, [...keys, "summaries/loop.json"])).rejects.toMatchObject({ code: "ELOOP" });
+  });
+});
+
