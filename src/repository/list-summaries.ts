@@ -35,9 +35,9 @@ export interface ListedExperiment {
  * listing that left exactly these entries (with no problem): while the folders still have that
  * token, nothing was added, replaced or removed there, and the entries are the listing.
  *
- * An entry read in this process may carry `text`: the bytes its summary was parsed from, when
- * they give exactly that summary (parseExperimentSummaryBytes), so that a store can write them
- * instead of serialising the summary again; the store drops them once it has saved.
+ * An entry may carry `text`: the bytes (or string) its summary was parsed from, when they give
+ * exactly that summary (parseExperimentSummaryBytes), so that a store can write them instead of
+ * serialising the summary again.
  */
 export interface SummaryCache extends Map<string, SummaryCacheEntry> {
   folderVersion?: string;
@@ -47,7 +47,7 @@ export interface SummaryCache extends Map<string, SummaryCacheEntry> {
 export interface SummaryCacheEntry {
   etag: string;
   summary: ExperimentSummary;
-  text?: Buffer;
+  text?: Buffer | string;
 }
 
 /**

@@ -158,6 +158,31 @@ describe("experiment summaries", () => {
     expect(kept.find((e) => e.id === odd)).toMatchObject({ params: null, status: "running" });
   });
 
+  it("are kept one per line, whatever their layout, and a damaged copy kept is only read again", async () => {
+    const { dir, root, repository } = await setup();
+    const plain = await record(dir, repository, { lr: 0.1 }, [0.5, 0.4]);
+    const pretty = await record(dir, repository, { lr: 0.2 }, [0.3]);
+    // Another writer's layout: the same summary across lines, which parses exactly as Cairn's does.
+    const prettyFile = path.join(root, "summaries", `${pretty}.json`);
+    await fs.writeFile(prettyFile, JSON.stringify(await readJson(prettyFile), null, 2));
+    await fs.rm(path.join(root, "local", "records"), { recursive: true, force: true });
+    const listed = JSON.stringify((await (await openRepository(root, { projectDirectory: dir })).experiments.list()).map((e) => e.toJSON()));
+
+    const keptFile = path.join(root, "local", "records", "summaries.json");
+    const lines = (await fs.readFile(keptFile, "utf8")).split("\n");
+    expect(lines).toHaveLength(4); // the head, two entries, and the empty string after the last newline
+    expect(lines.slice(1, 3).map((line) => line.split("\t")[0]).sort()).toEqual([`summaries/${plain}.json`, `summaries/${pretty}.json`].sort());
+    // The next process lists from the kept copy what was listed from the summaries, and the
+    // same again once the kept copy is torn in a line, or is not Cairn's at all.
+    const again = async (): Promise<string> => JSON.stringify((await (await openRepository(root, { projectDirectory: dir })).experiments.list()).map((e) => e.toJSON()));
+    expect(await again()).toBe(listed);
+    const kept = await fs.readFile(keptFile, "utf8");
+    await fs.writeFile(keptFile, kept.slice(0, kept.indexOf(plain) + 40));
+    expect(await again()).toBe(listed);
+    await fs.writeFile(keptFile, "not what Cairn keeps");
+    expect(await again()).toBe(listed);
+  });
+
   it("go with their experiment on rm, and a summary without its record is not listed", async () => {
     const { dir, root, repository } = await setup();
     const keep = await record(dir, repository, { keep: true }, [0.5]);
