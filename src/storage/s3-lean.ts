@@ -36,6 +36,8 @@ export interface LeanS3 {
    * If-None-Match: * (an existing object answers 412, thrown as the SDK would).
    */
   putObject(key: string, body: Buffer, sha256: string, ifNoneMatch: boolean): Promise<void>;
+  /** Ends the connections kept for GETs (the agents are the client's to destroy). */
+  close(): void;
 }
 
 /** What a HEAD says of an object, from its headers. */
@@ -95,6 +97,7 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
     async putObject(key, body, sha256, ifNoneMatch) {
       await send(`${root}/${encodeKey(key)}`, {}, { method: "PUT", body, payloadHash: sha256, headers: ifNoneMatch ? IF_NONE_MATCH : undefined });
     },
+    close: () => send.close(),
   };
 }
 

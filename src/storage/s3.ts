@@ -332,6 +332,7 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
     localStateDirectory: () => remoteStateDirectory(location.url, endpoint),
     async close() {
       client.destroy();
+      (await lean?.catch(() => null))?.close();
     },
   };
 }
