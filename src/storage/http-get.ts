@@ -57,6 +57,7 @@ export function createHttpGetter(options: HttpGetterOptions): { get(path: string
     if (reusable && !connection.socket.destroyed) {
       connection.socket.unref(); // an idle connection does not keep the process alive
       idle.push(connection);
+      waiting.shift()?.(); // a request waiting for a connection takes this one
     } else {
       connection.socket.destroy();
     }
@@ -77,7 +78,12 @@ export function createHttpGetter(options: HttpGetterOptions): { get(path: string
       }
       if (open < maxSockets) {
         open++;
-        return new Connection(options, closed);
+        try {
+          return new Connection(options, closed);
+        } catch (error) {
+          open--; // an option net.connect refuses at once: no socket to close later
+          throw error;
+        }
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
     }

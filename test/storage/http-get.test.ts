@@ -152,6 +152,15 @@ test("an answer split in two reads at every offset reads the same", async () => 
   }
 });
 
+test("requests beyond maxSockets wait for a connection to come free, and take it", async () => {
+  const server = await crafted(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], false);
+  const getter = getterFor(server, { maxSockets: 2 });
+  const answers = await Promise.all(Array.from({ length: 7 }, (_, i) => getter.get(`/${i}`, {})));
+  expect(answers.map((answer) => text(answer.pieces))).toEqual(Array(7).fill("ok"));
+  expect(server.connections).toBe(2);
+  getter.close();
+});
+
 describe("failures", () => {
   test("an answer cut short, or a connection dropped before any answer: ECONNRESET (the sender retries it)", async () => {
     const server = await crafted([(socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"), (socket) => socket.destroy(), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"], false);
