@@ -212,7 +212,7 @@ export default {
           value: Math.max(...figures.checkoutRss),
           unit: "bytes",
           limit: { max: 300 * MiB },
-          note: `VmHWM of the checkout process (/usr/bin/time), the largest of ${figures.checkoutRss.length} runs (${figures.checkoutRss.map(formatBytes).join(", ")}): packs in flight (at most 8, about 24 MiB) and the file stream's 8 MiB of the network's pieces.`,
+          note: `VmHWM of the checkout process (/usr/bin/time), the largest of ${figures.checkoutRss.length} runs (${figures.checkoutRss.map(formatBytes).join(", ")}): packs in flight (at most 8, about 24 MiB) and what the file stream holds (8 MiB).`,
         },
         {
           label: `original product's method, up: tar.gz + ${original.tool} upload, ${file}`,
