@@ -89,9 +89,10 @@ const SKEW_THRESHOLD_MS = 240_000;
 /**
  * Sends signed requests to one bucket without the AWS SDK's middleware stack: signed with the
  * client's credentials (its chain, session tokens and refresh apply; see s3-sign.ts), sent
- * through the same keep-alive agents, retried like the SDK's standard mode (500, 502, 503, 504,
+ * (HEADs and PUTs) through the SDK's keep-alive agents or (GETs) over connections of the
+ * sender's own (http-get.ts), retried like the SDK's standard mode (500, 502, 503, 504,
  * throttling, timeouts, dropped connections, a clock the server says is off), each answer's body
- * read whole.
+ * read whole. `close()` ends the GETs' connections.
  * A non-2xx final answer is thrown as an S3ServiceError; a socket error as itself. A PUT is
  * retried like any request, as the SDK retries it: a retried conditional PUT whose first attempt
  * landed gets 412, which the caller reads as "already there" (true of content-addressed keys).
