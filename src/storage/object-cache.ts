@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, utimesSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -133,7 +133,10 @@ export function withObjectCache(inner: Storage, directory: string, options: Obje
     const file = fileOf(sha256);
     try {
       const now = new Date();
-      await fs.utimes(file, now, now); // recency for eviction
+      // Recency for eviction. Synchronous: a checkout asks this of every pack it reads, and
+      // nearly all miss; a failed promise's error cost the main thread 0.5 ms each (75 ms per GiB
+      // in a profile), a failed system call here a few microseconds.
+      utimesSync(file, now, now);
       return file;
     } catch {
       return null;
