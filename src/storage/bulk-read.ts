@@ -139,9 +139,10 @@ export async function* readFilesInBulk(files: readonly string[]): AsyncGenerator
       `Promise.all([import("node:worker_threads"), import("node:fs")]).then(([threads, fs]) =>\n` +
       `  (${workerProgram.toString()})(threads, fs, ${readBatch.toString()}));\n`;
     try {
+      // Not unref()'d: this thread may be waiting for nothing but the worker's last batch. A
+      // caller that stops early ends it (finally, below); one that never asks for the rest lets
+      // it finish reading and exit.
       worker = new Worker(source, { eval: true, workerData: { files, claims, batchFiles: BATCH_FILES } });
-      // A listing that fails half-way must not be kept alive by its reader.
-      worker.unref();
       const settle = (): void => {
         workerDone = true;
         wake?.();
