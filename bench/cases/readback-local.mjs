@@ -216,6 +216,7 @@ async function writeChildScripts(directory, dist) {
   await fs.writeFile(
     open,
     `import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import * as cairn from ${JSON.stringify(dist)};
 const [url, id, out] = process.argv.slice(2);
 const started = process.hrtime.bigint();
@@ -230,7 +231,9 @@ process.stdout.write(JSON.stringify({ seconds, cpu: (usage.userCPUTime + usage.s
   const copy = path.join(directory, "copy.mjs");
   await fs.writeFile(
     copy,
-    `const [source, out] = process.argv.slice(2);
+    `import { createReadStream, createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+const [source, out] = process.argv.slice(2);
 const started = process.hrtime.bigint();
 await pipeline(createReadStream(source, { highWaterMark: ${MiB} }), createWriteStream(out));
 process.stdout.write(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
