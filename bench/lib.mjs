@@ -228,3 +228,33 @@ export async function makeModelProject(directory, size) {
   await makeRandomFile(source, size);
   return { project, source };
 }
+
+/**
+ * Writes `file`: a script for a child process of its own (as an inference script would run) that
+ * opens the repository at argv[2], pipes `open("model.bin")` of checkpoint argv[3] into the file
+ * argv[4], and prints its time from opening the repository to the file closed, its CPU seconds
+ * and its peak RSS as JSON. The S3 and local read-back cases time `open()` with it.
+ *
+ * @example
+ * await writeOpenScript(path.join(directory, "read.mjs"), dist);
+ * const { seconds, cpu, peakRss } = JSON.parse((await run(process.execPath, [script, url, id, out])).stdout);
+ */
+export async function writeOpenScript(file, dist) {
+  await fs.writeFile(
+    file,
+    `import { createWriteStream, readFileSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import * as cairn from ${JSON.stringify(dist)};
+const [url, id, out] = process.argv.slice(2);
+const started = process.hrtime.bigint();
+const repository = await cairn.openRepository(url);
+const checkpoint = await repository.getCheckpoint(id);
+await pipeline(await checkpoint.open("model.bin"), createWriteStream(out));
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const usage = process.resourceUsage();
+const peakRss = Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
+process.stdout.write(JSON.stringify({ seconds, cpu: (usage.userCPUTime + usage.systemCPUTime) / 1e6, peakRss }));
+`,
+  );
+  return file;
+}

@@ -19,7 +19,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { cpuSeconds, formatBytes, formatSeconds, GiB, makeModelProject, median, MiB, run, spread, sync, time, warm } from "../lib.mjs";
+import { cpuSeconds, formatBytes, formatSeconds, GiB, makeModelProject, median, MiB, run, spread, sync, time, warm, writeOpenScript } from "../lib.mjs";
 
 export default {
   name: "readback-local",
@@ -209,25 +209,11 @@ async function storeWholeTwin(repositoryFolder, experimentId, entry, file) {
  * The two sides that stream through a Node process, as scripts for a child process of their own
  * (as the S3 case runs its reader): in the benchmark's own process, after the cases before it,
  * Node's stream copy of 1 GiB took three times what it takes in a fresh one. Each prints its
- * time from the start of its work to the file closed, and its CPU seconds.
+ * time from the start of its work to the file closed (and open(), its CPU seconds: writeOpenScript
+ * in lib.mjs).
  */
 async function writeChildScripts(directory, dist) {
-  const open = path.join(directory, "open.mjs");
-  await fs.writeFile(
-    open,
-    `import { createWriteStream } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import * as cairn from ${JSON.stringify(dist)};
-const [url, id, out] = process.argv.slice(2);
-const started = process.hrtime.bigint();
-const repository = await cairn.openRepository(url);
-const checkpoint = await repository.getCheckpoint(id);
-await pipeline(await checkpoint.open("model.bin"), createWriteStream(out));
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-const usage = process.resourceUsage();
-process.stdout.write(JSON.stringify({ seconds, cpu: (usage.userCPUTime + usage.systemCPUTime) / 1e6 }));
-`,
-  );
+  const open = await writeOpenScript(path.join(directory, "open.mjs"), dist);
   const copy = path.join(directory, "copy.mjs");
   await fs.writeFile(
     copy,

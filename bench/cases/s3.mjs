@@ -23,7 +23,7 @@
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { formatBytes, formatSeconds, GiB, makeRandomFile, median, MiB, run, runWithPeak, spread, stamp, sync, warm } from "../lib.mjs";
+import { formatBytes, formatSeconds, GiB, makeRandomFile, median, MiB, run, runWithPeak, spread, stamp, sync, warm, writeOpenScript } from "../lib.mjs";
 import { startS3Server } from "../s3-server.mjs";
 
 const CAIRN_BUCKET = "cairn";
@@ -301,7 +301,8 @@ async function timeTarGz({ directory, project, env, faster }) {
 
 /**
  * The two Cairn sides as scripts for a child process: a training process that checkpoints the
- * file and stops (timings and peak RSS on stdout), and a reader that pipes open() into a file.
+ * file and stops (timings and peak RSS on stdout), and a reader that pipes open() into a file
+ * (writeOpenScript in lib.mjs).
  */
 async function writeChildScripts(directory, dist) {
   const write = path.join(directory, "train.mjs");
@@ -321,22 +322,7 @@ const peakRss = Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync("/proc/self/statu
 process.stdout.write(JSON.stringify({ blocking: Number(returned - started) / 1e9, durable: Number(stopped - started) / 1e9, peakRss, checkpointId: checkpoint.id }));
 `,
   );
-  const read = path.join(directory, "read.mjs");
-  await fs.writeFile(
-    read,
-    `import { createWriteStream, readFileSync } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import * as cairn from ${JSON.stringify(dist)};
-const [url, id, out] = process.argv.slice(2);
-const started = process.hrtime.bigint();
-const repository = await cairn.openRepository(url);
-const checkpoint = await repository.getCheckpoint(id);
-await pipeline(await checkpoint.open("model.bin"), createWriteStream(out));
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-const peakRss = Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
-process.stdout.write(JSON.stringify({ seconds, peakRss }));
-`,
-  );
+  const read = await writeOpenScript(path.join(directory, "read.mjs"), dist);
   return { write, read };
 }
 
