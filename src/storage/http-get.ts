@@ -73,6 +73,12 @@ export function createHttpGetter(options: HttpGetterOptions): { get(path: string
     for (;;) {
       const reused = idle.pop();
       if (reused) {
+        // One the server has just ended (its close not yet seen) is not written to: it is
+        // dropped here, and its close event does the counting.
+        if (!reused.socket.writable || reused.socket.destroyed) {
+          reused.socket.destroy();
+          continue;
+        }
         reused.socket.ref();
         return reused;
       }

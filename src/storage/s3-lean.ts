@@ -24,8 +24,12 @@ import { parseListPage, type ListPage } from "./s3-xml.js";
  *   4 MiB). The answers are the same; a PUT the server refuses has sent its body first.
  */
 export interface LeanS3 {
-  /** GetObject of a whole object, the body as the pieces it arrived in (S3Answer.pieces). */
-  getObjectPieces(key: string): Promise<Buffer[]>;
+  /**
+   * GetObject of a whole object, the body as the pieces it arrived in (S3Answer.pieces);
+   * `contentAddressed`: an object its reader verifies against its name, read in one buffer over
+   * the sender's own connections (LeanRequest.ownConnection).
+   */
+  getObjectPieces(key: string, contentAddressed?: boolean): Promise<Buffer[]>;
   /** One page of ListObjectsV2 under `prefix`, from `token` (undefined for the first page). */
   listObjects(prefix: string, token: string | undefined): Promise<ListPage>;
   /** HeadObject: a missing key throws a 404 "NotFound", as the SDK's does. */
@@ -79,8 +83,8 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
   const send = createSigV4Sender({ ...options, target, sign, clock: config });
   const root = target.basePath;
   return {
-    async getObjectPieces(key) {
-      return (await send(`${root}/${encodeKey(key)}`, {})).pieces;
+    async getObjectPieces(key, contentAddressed = false) {
+      return (await send(`${root}/${encodeKey(key)}`, {}, contentAddressed ? OWN_CONNECTION_GET : undefined)).pieces;
     },
     async listObjects(prefix, token) {
       const query: Record<string, string> = { "list-type": "2", prefix };
@@ -102,6 +106,7 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
 }
 
 const HEAD = { method: "HEAD" } as const;
+const OWN_CONNECTION_GET = { method: "GET", ownConnection: true } as const;
 const IF_NONE_MATCH = { "if-none-match": "*" };
 
 /**
