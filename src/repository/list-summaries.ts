@@ -182,10 +182,6 @@ async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: F
     used.add(key);
     return summary;
   };
-  const parseSummary = (key: string) => (bytes: Buffer) => {
-    const { summary, exact } = parseExperimentSummaryBytes(bytes, key);
-    return exact ? { summary, text: bytes } : { summary };
-  };
 
   // Summaries unchanged since the last call are taken synchronously: a promise per experiment
   // costs more than the lookup when 10,000 are unchanged.
@@ -218,7 +214,7 @@ async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: F
     if (early === undefined && summaryInfo !== undefined && isFresh(summaryInfo, recordInfo)) {
       const key = summaryKey(id);
       try {
-        summary = await read(key, summaryInfo?.etag ?? null, parseSummary(key));
+        summary = await read(key, summaryInfo?.etag ?? null, (bytes) => parseSummary(bytes, key));
       } catch (error) {
         if (!isCairnError(error, "CORRUPT")) throw error;
         // The record is the truth; a damaged summary only costs reading it.
@@ -265,8 +261,8 @@ async function readInBulk(storage: Storage, ids: string[], summaries: Map<string
       read.set(idOfKey.get(key)!, null);
       if (object === null) continue; // removed since the listing
       try {
-        const { summary, exact } = parseExperimentSummaryBytes(object.body, key);
-        if (cache) cache.set(key, exact ? { etag: object.info.etag, summary, text: object.body } : { etag: object.info.etag, summary });
+        const { summary, text } = parseSummary(object.body, key);
+        if (cache) cache.set(key, text === undefined ? { etag: object.info.etag, summary } : { etag: object.info.etag, summary, text });
         used.add(key);
         read.set(idOfKey.get(key)!, summary);
       } catch (error) {
@@ -276,6 +272,12 @@ async function readInBulk(storage: Storage, ids: string[], summaries: Map<string
     }
   }
   return read;
+}
+
+/** A summary parsed and checked, with its bytes when they give exactly that summary (what a cache keeps as its text). */
+function parseSummary(bytes: Buffer, key: string): { summary: ExperimentSummary; text?: Buffer } {
+  const { summary, exact } = parseExperimentSummaryBytes(bytes, key);
+  return exact ? { summary, text: bytes } : { summary };
 }
 
 /** Listed experiments with their status, newest first: heartbeats are asked for those not stopped. */
