@@ -4,6 +4,8 @@
  * they are the lean ones (the SDK adds `x-id=GetObject` to its reads; the lean path does not).
  */
 import { describe, expect, test } from "vitest";
+import { hashBytes } from "../../src/repository/hash.js";
+import { objectKey } from "../../src/repository/layout.js";
 import { openStorage } from "../../src/storage/open.js";
 import type { ObjectInfo, Storage } from "../../src/storage/storage.js";
 import { failureOf, s3ThroughProxy } from "./s3-through-proxy.js";
@@ -60,6 +62,19 @@ describe("whole-object reads and listings go the lean way", () => {
     expect(listed).toMatchObject({ key: "many/01233", size: "many/01233".length * 2, etag: stat.etag });
     // A listing gives milliseconds, a HEAD's Last-Modified whole seconds.
     expect(Math.floor(listed.modified.getTime() / 1000) * 1000).toBe(stat.modified.getTime());
+  });
+
+  test("content-addressed objects come in one buffer over Cairn's own connections; records and summaries through node:http", async () => {
+    const storage = await fresh();
+    const bytes = Buffer.alloc(300 * 1024, 7);
+    const object = objectKey(hashBytes(bytes));
+    await storage.put(object, bytes);
+    await storage.put("summaries/e510303c2a9f4d0b8e7f1a2b3c4d5e6f.json", bytes);
+    const objectPieces = (await storage.getPieces!(object))!;
+    const summaryPieces = (await storage.getPieces!("summaries/e510303c2a9f4d0b8e7f1a2b3c4d5e6f.json"))!;
+    expect(Buffer.concat(objectPieces).equals(bytes) && Buffer.concat(summaryPieces).equals(bytes)).toBe(true);
+    expect(objectPieces).toHaveLength(1); // http-get.ts: a body of known length in one buffer
+    expect(summaryPieces.length).toBeGreaterThan(1); // node:http: the socket's pieces
   });
 
   test("a missing object reads as null, and a missing prefix lists nothing", async () => {
