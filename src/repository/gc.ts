@@ -47,13 +47,62 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   const now = Date.now();
   const referenced = new Set<string>();
   const live = new Set<string>();
+  // A first look at the records, only to pass over what they clearly refer to while listing.
+  await addReferences(storage, referenced, live);
+
+  const report: GcReport = { removed: [], bytes: 0, keptYoung: 0, keptForLiveWriters: 0 };
+  let candidates: { key: string; size: number; modified: number }[] = [];
+  for await (const info of storage.list(OBJECTS_PREFIX)) {
+    const sha256 = objectHashOfKey(info.key);
+    if (sha256 !== null && referenced.has(sha256)) continue;
+    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
+    else candidates.push({ key: info.key, size: info.size, modified: info.modified.getTime() });
+  }
+  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
+    const id = heartbeatIdOfKey(info.key);
+    if (id !== null && live.has(id)) continue;
+    // A young heartbeat with no record is a writer publishing its first record: what protects
+    // its uploads (below) must not be deleted under it, whatever the grace period.
+    if (now - info.modified.getTime() < Math.max(grace, STARTING_WRITER_MS)) report.keptYoung += 1;
+    else candidates.push({ key: info.key, size: info.size, modified: info.modified.getTime() });
+  }
+  if (candidates.length === 0) return report;
+
+  // The second look, taken after the listing, decides. A writer makes its heartbeat durable
+  // before it uploads anything, so the writer of any object listed above shows here: by a
+  // record that refers to the object, by one that is still running (its uploads are kept), or
+  // by a heartbeat with no record yet. Taken before the listing (as it once was), it missed a
+  // writer that started in between, and deleted its first checkpoint's files.
   const { experiments } = await addReferences(storage, referenced, live);
-  // A running writer uploads contents before the record that names them, on another machine
-  // perhaps (its spool is not visible here): whatever is younger than the oldest running
-  // experiment may be its and stays, however short the grace period. "Running" generously: a
-  // writer starved of CPU or network misses heartbeats for a while without having died. A
-  // heartbeat with no record yet is a writer publishing its first record: then the default
-  // grace period applies.
+  const keepAfter = await keepUploadsAfter(storage, experiments, live, grace);
+  candidates = candidates.filter(({ key, modified }) => {
+    const name = objectHashOfKey(key) ?? heartbeatIdOfKey(key);
+    if (name !== null && (referenced.has(name) || live.has(name))) return false;
+    if (objectHashOfKey(key) !== null && modified > keepAfter) {
+      report.keptForLiveWriters! += 1;
+      return false;
+    }
+    return true;
+  });
+  for (const candidate of candidates) {
+    if (!options.dryRun) await storage.delete(candidate.key);
+    report.removed.push(candidate.key);
+    report.bytes += candidate.size;
+  }
+  return report;
+}
+
+/**
+ * The time after which an unreferenced object may belong to a writer that is running now: a
+ * running writer uploads contents before the record that names them, on another machine
+ * perhaps (its spool is not visible here), so whatever is younger than the oldest running
+ * experiment may be its and stays, however short the grace period. "Running" generously: a
+ * writer starved of CPU or network misses heartbeats for a while without having died. A young
+ * heartbeat with no record is a writer publishing its first record: then the default grace
+ * period applies.
+ */
+async function keepUploadsAfter(storage: Storage, experiments: Awaited<ReturnType<typeof loadExperiments>>["experiments"], live: Set<string>, grace: number): Promise<number> {
+  const now = Date.now();
   let keepAfter = now - grace;
   for (const { record, lastHeartbeat } of experiments) {
     const lastSign = Math.max(lastHeartbeat?.getTime() ?? 0, Date.parse(record.updated) || 0);
@@ -64,37 +113,7 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
     const id = heartbeatIdOfKey(info.key);
     if (id !== null && !live.has(id) && now - info.modified.getTime() < STARTING_WRITER_MS) keepAfter = Math.min(keepAfter, now - DEFAULT_GC_GRACE_MS);
   }
-
-  const report: GcReport = { removed: [], bytes: 0, keptYoung: 0, keptForLiveWriters: 0 };
-  let candidates: { key: string; size: number }[] = [];
-  for await (const info of storage.list(OBJECTS_PREFIX)) {
-    const sha256 = objectHashOfKey(info.key);
-    if (sha256 !== null && referenced.has(sha256)) continue;
-    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
-    else if (info.modified.getTime() > keepAfter) report.keptForLiveWriters! += 1;
-    else candidates.push({ key: info.key, size: info.size });
-  }
-  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
-    const id = heartbeatIdOfKey(info.key);
-    if (id !== null && live.has(id)) continue;
-    if (now - info.modified.getTime() < grace) report.keptYoung += 1;
-    else candidates.push({ key: info.key, size: info.size });
-  }
-  // Read the records once more: one published since the first reading may name a candidate
-  // (contents a new checkpoint shares with removed experiments, found present by its writer).
-  if (candidates.length > 0 && !options.dryRun) {
-    await addReferences(storage, referenced, live);
-    candidates = candidates.filter(({ key }) => {
-      const sha256 = objectHashOfKey(key) ?? heartbeatIdOfKey(key);
-      return sha256 === null || !(referenced.has(sha256) || live.has(sha256));
-    });
-  }
-  for (const candidate of candidates) {
-    if (!options.dryRun) await storage.delete(candidate.key);
-    report.removed.push(candidate.key);
-    report.bytes += candidate.size;
-  }
-  return report;
+  return keepAfter;
 }
 
 /**

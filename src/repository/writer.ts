@@ -36,6 +36,8 @@ export class ExperimentWriter {
   private stopping = false;
   /** stop() gave up on the storage: no more retries, so the process can end ("cairn push" takes over). */
   private abandoned = false;
+  /** Whether a heartbeat is known to be in the repository (see run). */
+  private beaten = false;
 
   constructor(
     private readonly storage: Storage,
@@ -57,7 +59,7 @@ export class ExperimentWriter {
 
   /** Starts heartbeats and the first publish. */
   start(): void {
-    this.beat();
+    // The first heartbeat is written by the first publish round, before anything it uploads.
     this.heartbeat = setInterval(() => this.beat(), this.record.heartbeatIntervalMs);
     // A heartbeat must not keep a finished script alive; exit handling stops the writer.
     this.heartbeat.unref();
@@ -191,6 +193,13 @@ export class ExperimentWriter {
       this.urgent = false;
       try {
         this.record.updated = new Date().toISOString();
+        // gc keeps an unreferenced upload only for a writer it can see (gc.ts): by a record,
+        // or before the first one, by a heartbeat. So one is durable before the first upload;
+        // sent alongside it, it lost the race now and then, and gc deleted the first files.
+        if (!this.beaten) {
+          await this.background.put(heartbeatKey(this.record.id), this.heartbeatBody());
+          this.beaten = true;
+        }
         // Files copied by checkpoint() are hashed here, off the training loop's path.
         await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true, background: true });
         await this.publisher.publish({ ...this.record, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
@@ -222,9 +231,12 @@ export class ExperimentWriter {
     });
   }
 
+  private heartbeatBody(): string {
+    return JSON.stringify({ time: new Date().toISOString(), pid: process.pid });
+  }
+
   private beat(): void {
-    const body = JSON.stringify({ time: new Date().toISOString(), pid: process.pid });
-    this.background.put(heartbeatKey(this.record.id), body).catch(() => {
+    this.background.put(heartbeatKey(this.record.id), this.heartbeatBody()).catch(() => {
       // A missed heartbeat only risks being shown as crashed for a while; publishing reports errors.
     });
   }

@@ -108,7 +108,12 @@ test(`${WRITERS} writers × ${CHECKPOINTS} checkpoints into one S3 repository, w
     }
     // The removed others are gone; the rest are intact.
     expect(list.filter((e) => !writerIds.has(e.id)).map((e) => e.id).sort()).toEqual(others.slice(churn.rm).sort());
-    return checkEveryVisibleCheckpoint(repository, MAX_KIB);
+    return checkEveryVisibleCheckpoint(repository, MAX_KIB).catch((error: unknown) => {
+      // Say whether gc deleted a missing object, or it went missing some other way.
+      const key = /objects\/[0-9a-f]{2}\/[0-9a-f]{64}/.exec(String(error))?.[0];
+      if (key !== undefined) (error as Error).message += ` (${removedByGc.has(key) ? "deleted by gc" : "not among the keys gc deleted"})`;
+      throw error;
+    });
   });
   expect(counts.checkpoints).toBe(WRITERS * CHECKPOINTS + 2 * (OTHERS - churn.rm));
   const storage = await kind.storage(url);

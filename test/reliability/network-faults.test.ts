@@ -84,6 +84,26 @@ describe("network faults between Cairn and S3", () => {
     await using(url, project, false, (repository) => checkEveryVisibleCheckpoint(repository, 64));
   }, 120_000);
 
+  test("a writer's heartbeat is in the bucket before its first upload, however slow (gc sees the writer of every file it lists)", async () => {
+    // gc keeps an unreferenced upload only for a writer it can see; before its first record, a
+    // writer shows only by its heartbeat. Sent alongside the first uploads, a slow heartbeat let
+    // gc delete a new experiment's first weights (the concurrency test, in CI).
+    const HEARTBEAT_DELAY_MS = 1500;
+    proxy.log.length = 0;
+    proxy.setPlan((request) => (request.method === "PUT" && request.url.includes("/heartbeats/") ? { kind: "delay", ms: HEARTBEAT_DELAY_MS } : { kind: "pass" }));
+    const url = direct.newUrl(scratch);
+    const project = await makeTrainingProject(scratch, url);
+    const result = await startTraining(project, trainingSource({ seed: "heartbeat-first", steps: 1, maxKiB: 40 }), proxied.env()).done;
+    proxy.setPlan(() => ({ kind: "pass" }));
+    expect(result.code, result.stderr).toBe(0);
+    const puts = proxy.log.filter((entry) => entry.method === "PUT");
+    const firstHeartbeat = puts.find((entry) => entry.url.includes("/heartbeats/"));
+    const firstUpload = puts.find((entry) => entry.url.includes("/objects/"));
+    expect(firstHeartbeat?.status).toBe(200);
+    expect(firstUpload).toBeDefined();
+    expect(firstUpload!.time - firstHeartbeat!.time).toBeGreaterThanOrEqual(HEARTBEAT_DELAY_MS);
+  }, 60_000);
+
   test("a whole training run with one request in ten faulted: everything arrives intact, nothing throws, retries are bounded", async () => {
     const url = direct.newUrl(scratch);
     const project = await makeTrainingProject(scratch, url);
