@@ -3,14 +3,14 @@ import { isCairnError } from "../errors.js";
 import type { Storage } from "../storage/storage.js";
 import { checkFormat } from "./format.js";
 import { shortId } from "./ids.js";
-import { EXPERIMENTS_PREFIX, experimentIdOfKey, objectHashOfKey, objectKey, OBJECTS_PREFIX, SUMMARIES_PREFIX, summaryIdOfKey } from "./layout.js";
+import { EXPERIMENTS_PREFIX, experimentIdOfKey, experimentKey, objectHashOfKey, objectKey, OBJECTS_PREFIX, SUMMARIES_PREFIX, summaryIdOfKey } from "./layout.js";
 import { summarize } from "./summary.js";
 import { mapLimit } from "./load.js";
 import { hashBytes } from "./hash.js";
 import { parseExperimentRecord, parseExperimentSummary, parseTree } from "./validate.js";
 import { openFileStream } from "./objects.js";
 import { chunkObject } from "./packs.js";
-import type { ExperimentRecord, Tree, TreeEntry, TreeRef } from "./types.js";
+import type { ExperimentRecord, ExperimentSummary, Tree, TreeEntry, TreeRef } from "./types.js";
 
 /**
  * `cairn verify`: checks a whole repository, the way a reader with only `sha256sum` and `jq`
@@ -326,6 +326,37 @@ async function sizeObject(storage: Storage, sha256: string, declared: number | n
   return { state: "ok", detail: "", bytes: info.size };
 }
 
+/** How long a summary that disagrees with its record is given to catch up (its writer's next put). */
+const SUMMARY_SETTLE_MS = 3000;
+const SUMMARY_POLL_MS = 250;
+
+/** A summary, parsed; null when it is gone or damaged (reported). */
+async function readSummary(
+  storage: Storage,
+  key: string,
+  id: string,
+  problem: (kind: VerifyProblemKind, key: string, experimentId: string | null, checkpointId: string | null, message: string) => void,
+): Promise<ExperimentSummary | null> {
+  const bytes = await storage.get(key);
+  if (bytes === null) return null;
+  try {
+    return parseExperimentSummary(bytes, key);
+  } catch (error) {
+    if (!isCairnError(error, "CORRUPT")) throw error;
+    problem("summary", key, id, null, `${error.message.replace(/ Run "cairn verify".*$/, "")} Listings read the record instead; delete the summary to silence this.`);
+    return null;
+  }
+}
+
+/**
+ * Whether a summary says something else than its record. One behind a running experiment's
+ * record is not (the writer puts the summary right after the record).
+ */
+function disagrees(record: ExperimentRecord, summary: ExperimentSummary): boolean {
+  const settled = record.stopped !== null || summary.checkpointCount > record.checkpoints.length;
+  return settled && JSON.stringify(summary) !== JSON.stringify(summarize(record));
+}
+
 /**
  * Summaries are derived from records (docs/FORMAT.md): one that is damaged or says something else
  * than its record is reported, as listings show the summary. Deleting it is always safe.
@@ -346,21 +377,26 @@ async function checkSummaries(
       problem("stray", key, null, null, `${key} is not an experiment summary (summaries/<32 hex digits>.json); readers ignore it.`);
       return;
     }
-    const record = byId.get(id);
+    let record = byId.get(id);
     if (record === undefined) return; // its record is missing or damaged (reported above), or removed since
-    const bytes = await storage.get(key);
-    if (bytes === null) return;
-    let summary;
-    try {
-      summary = parseExperimentSummary(bytes, key);
-    } catch (error) {
-      if (!isCairnError(error, "CORRUPT")) throw error;
-      problem("summary", key, id, null, `${error.message.replace(/ Run "cairn verify".*$/, "")} Listings read the record instead; delete the summary to silence this.`);
-      return;
+    let summary = await readSummary(storage, key, id, problem);
+    // The writer puts the record, then the summary: between the two, the summary is one write
+    // behind, a stopped record's too (its last write may add many checkpoints). So a summary
+    // that disagrees is read again, with its record, until they agree or SUMMARY_SETTLE_MS pass;
+    // one left behind for good (its writer died between the two writes) is reported.
+    for (let waited = 0; summary !== null && disagrees(record, summary) && waited < SUMMARY_SETTLE_MS; waited += SUMMARY_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, SUMMARY_POLL_MS));
+      const bytes = await storage.get(experimentKey(id));
+      if (bytes === null) return; // removed meanwhile
+      try {
+        record = parseExperimentRecord(bytes, experimentKey(id));
+      } catch (error) {
+        if (!isCairnError(error, "CORRUPT")) throw error;
+        return; // damaged since it was read: a later verify reports the record
+      }
+      summary = await readSummary(storage, key, id, problem);
     }
-    // A running writer puts the record, then the summary: between the two the summary is behind.
-    const settled = record.stopped !== null || summary.checkpointCount > record.checkpoints.length;
-    if (settled && JSON.stringify(summary) !== JSON.stringify(summarize(record))) {
+    if (summary !== null && disagrees(record, summary)) {
       problem("summary", key, id, null, `The summary ${key} disagrees with its record (${summary.checkpointCount} checkpoints listed, ${record.checkpoints.length} recorded): listings show the summary. Delete it; listings then read the record.`);
     }
   });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, openRepository, type Repository } from "../../src/index.js";
 import { cairn, parseJson } from "../helpers/cli.js";
-import { makeProject } from "../helpers/project.js";
+import { makeProject, waitFor } from "../helpers/project.js";
 import { forgetSummary } from "../helpers/record.js";
 
 const projects: string[] = [];
@@ -251,5 +251,38 @@ describe("experiment summaries", () => {
     expect(torn.stdout + torn.stderr).toMatch(new RegExp(`summaries/${id}\\.json is corrupt`));
     await fs.rm(summaryFile);
     expect((await cairn(dir, ["verify"])).code).toBe(0);
+  });
+
+  it("are not reported by `cairn verify` while a writer's last summary is on its way (the record is put first); one left behind for good is", async () => {
+    // A writer's last publish puts the stopped record, then its summary: a verify in between
+    // saw a summary many checkpoints behind a stopped record, and reported it (network-faults, CI).
+    const { dir, root, repository } = await setup();
+    const run = await repository.init({ params: { lr: 0.1 } });
+    const summaryFile = path.join(root, "summaries", `${run.id}.json`);
+    const id = run.id;
+    let behind = "";
+    for (const loss of [0.5, 0.4, 0.3]) {
+      await fs.writeFile(path.join(dir, "model.pth"), `loss ${loss}`);
+      await run.checkpoint({ path: "model.pth", metrics: { loss }, primaryMetric: ["loss", "minimize"] });
+      // The summary of the first checkpoint's publish: what a reader sees behind the final record.
+      if (behind === "") {
+        await waitFor(async () => ((await readJson(summaryFile).catch(() => ({}))) as { checkpointCount?: number }).checkpointCount === 1, 20_000, "the first summary");
+        behind = await fs.readFile(summaryFile, "utf8");
+      }
+    }
+    await run.stop();
+    const final = await fs.readFile(summaryFile, "utf8");
+    await fs.writeFile(summaryFile, behind);
+    const verifying = cairn(dir, ["verify", "--json"]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await fs.writeFile(`${summaryFile}.new`, final);
+    await fs.rename(`${summaryFile}.new`, summaryFile); // as the writer puts it
+    const caughtUp = await verifying;
+    expect(caughtUp.code, caughtUp.stdout).toBe(0);
+
+    await fs.writeFile(summaryFile, behind);
+    const leftBehind = await cairn(dir, ["verify"]);
+    expect(leftBehind.code).not.toBe(0);
+    expect(leftBehind.stdout + leftBehind.stderr).toMatch(new RegExp(`summaries/${id}\\.json disagrees with its record \\(1 checkpoints listed, 3 recorded\\)`));
   });
 });
