@@ -32,7 +32,7 @@ const CRLF_CRLF = Buffer.from("\r\n\r\n");
 
 /**
  * GET requests over HTTP/1.1 keep-alive connections of its own, for the lean S3 path (s3-send.ts):
- * what a checkout or `open()` reads each pack with (content-addressed objects only: see there).
+ * every object read whole and every listing page (a checkout or `open()` reads each pack with it).
  * Each connection reads into one buffer it keeps (the `onread` option of net and tls sockets)
  * and a body of known length is copied from it straight into one buffer of that length. Through node:http every 64 KiB read of
  * the socket was a new buffer handed to a stream: a 1 GiB checkout from radosgw spent 0.7–0.8 s

@@ -25,11 +25,10 @@ import { parseListPage, type ListPage } from "./s3-xml.js";
  */
 export interface LeanS3 {
   /**
-   * GetObject of a whole object, the body as the pieces it arrived in (S3Answer.pieces);
-   * `contentAddressed`: an object its reader verifies against its name, read in one buffer over
-   * the sender's own connections (LeanRequest.ownConnection).
+   * GetObject of a whole object, over the sender's own connections: a body of known length in
+   * one buffer, a chunked one in the pieces it arrived in (S3Answer.pieces).
    */
-  getObjectPieces(key: string, contentAddressed?: boolean): Promise<Buffer[]>;
+  getObjectPieces(key: string): Promise<Buffer[]>;
   /** One page of ListObjectsV2 under `prefix`, from `token` (undefined for the first page). */
   listObjects(prefix: string, token: string | undefined): Promise<ListPage>;
   /** HeadObject: a missing key throws a 404 "NotFound", as the SDK's does. */
@@ -83,8 +82,8 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
   const send = createSigV4Sender({ ...options, target, sign, clock: config });
   const root = target.basePath;
   return {
-    async getObjectPieces(key, contentAddressed = false) {
-      return (await send(`${root}/${encodeKey(key)}`, {}, contentAddressed ? OWN_CONNECTION_GET : undefined)).pieces;
+    async getObjectPieces(key) {
+      return (await send(`${root}/${encodeKey(key)}`, {})).pieces;
     },
     async listObjects(prefix, token) {
       const query: Record<string, string> = { "list-type": "2", prefix };
@@ -106,7 +105,6 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
 }
 
 const HEAD = { method: "HEAD" } as const;
-const OWN_CONNECTION_GET = { method: "GET", ownConnection: true } as const;
 const IF_NONE_MATCH = { "if-none-match": "*" };
 
 /**

@@ -28,12 +28,6 @@ export interface LeanRequest {
   body?: Buffer;
   /** The body's SHA-256 in hex, signed as x-amz-content-sha256 (the server checks the body against it). */
   payloadHash?: string;
-  /**
-   * A GET over the sender's own connections (http-get.ts), which read a body of known length
-   * into one buffer: for content-addressed objects, whose bytes the reader verifies against
-   * their name (see createSigV4Sender).
-   */
-  ownConnection?: boolean;
 }
 
 const BODYLESS_GET: LeanRequest = { method: "GET" };
@@ -95,8 +89,8 @@ const SKEW_THRESHOLD_MS = 240_000;
 /**
  * Sends signed requests to one bucket without the AWS SDK's middleware stack: signed with the
  * client's credentials (its chain, session tokens and refresh apply; see s3-sign.ts), sent
- * through the SDK's keep-alive agents or (GETs of content-addressed objects) over connections of
- * the sender's own (http-get.ts), retried like the SDK's standard mode (500, 502, 503, 504,
+ * (HEADs and PUTs) through the SDK's keep-alive agents or (GETs) over connections of the
+ * sender's own (http-get.ts), retried like the SDK's standard mode (500, 502, 503, 504,
  * throttling, timeouts, dropped connections, a clock the server says is off), each answer's body
  * read whole. `close()` ends the GETs' connections.
  * A non-2xx final answer is thrown as an S3ServiceError; a socket error as itself. A PUT is
@@ -115,12 +109,8 @@ export function createSigV4Sender(options: SenderOptions): SigV4Sender {
   // An IPv6 literal is bracketed in URLs and Host headers, not in what the socket connects to.
   const connectTo = target.hostname.replace(/^\[(.*)\]$/, "$1");
 
-  // GETs of content-addressed objects go through connections of their own that read into a
-  // buffer they keep (http-get.ts); everything else through node:http. Only those: their bytes
-  // are checked against their names by every reader, so a fault of that client could only fail
-  // a read, never change what a listing shows. (In one full test run, a reader of summaries
-  // through it saw a summary 14 writes old, after the final record; not reproduced in 8 runs of
-  // that test, and not explained.)
+  // GETs (every object read whole, every listing page) go through connections of their own
+  // that read into a buffer they keep (http-get.ts); HEADs and PUTs through node:http.
   const getter = createHttpGetter({
     protocol: target.protocol,
     host: connectTo,
@@ -138,7 +128,7 @@ export function createSigV4Sender(options: SenderOptions): SigV4Sender {
       new Date(Date.now() + (clock.systemClockOffset ?? 0)),
     );
     const sentAt = Date.now();
-    if (what.method === "GET" && what.ownConnection === true && what.body === undefined) {
+    if (what.method === "GET" && what.body === undefined) {
       const answer = await getter.get(search ? `${path}?${search}` : path, headers);
       return { ...answer, sentAt };
     }

@@ -264,7 +264,7 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   async function getPieces(key: string): Promise<Buffer[] | null> {
     try {
       const fast = await leanPath();
-      if (fast) return await fast.getObjectPieces(fullKey(location, key), objectHashOfKey(key) !== null);
+      if (fast) return await fast.getObjectPieces(fullKey(location, key));
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
       const pieces: Buffer[] = [];
       for await (const piece of out.Body as AsyncIterable<Buffer>) pieces.push(piece);
