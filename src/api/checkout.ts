@@ -1,4 +1,3 @@
-import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -9,13 +8,14 @@ import { openFileStream } from "../repository/objects.js";
 import { safeJoin } from "../repository/paths.js";
 import { copyStampedFile } from "../repository/stamped-copy.js";
 import type { TreeEntry } from "../repository/types.js";
+import { createFileWriteStream } from "../storage/file-writes.js";
 import type { Storage } from "../storage/storage.js";
 
 /**
- * How much a checkout's file stream buffers before writing: the bytes arrive in the pieces a
- * socket delivers (64 KiB), and the stream writes all it holds with one writev. With Node's
- * default (16 KiB) each piece was one write, and a 1 GiB checkout from radosgw took 6.5-7 s
- * instead of 4.3-5 s (measured).
+ * How much a checkout's file stream buffers before writing: the bytes may arrive in the pieces a
+ * socket delivers (64 KiB; Azure), and the stream writes what it holds with writev calls of
+ * FILE_WRITE_BYTES (file-writes.ts). With Node's default (16 KiB) each piece was one write, and
+ * a 1 GiB checkout from radosgw took 6.5-7 s instead of 4.3-5 s (measured).
  */
 const WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -118,10 +118,10 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
         done -= copiedBytes; // a copy given up half-way: its bytes are read again below
         // The file written is this machine's copy: the object cache keeps none of its own. The
         // network's pieces are not joined: the file stream buffers up to WRITE_BUFFER_BYTES of
-        // them and writes them with one writev.
+        // them and writes them with writev calls of FILE_WRITE_BYTES.
         const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false, joinPieces: false });
         if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
-        await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: entry.mode, highWaterMark: WRITE_BUFFER_BYTES }));
+        await pipeline(source, createFileWriteStream(temporary, { flags: "wx", mode: entry.mode, highWaterMark: WRITE_BUFFER_BYTES }));
       }
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
+import { FILE_WRITE_BYTES } from "../storage/file-writes.js";
 
 /**
  * SHA-256 of a file, read in 4 MiB pieces (memory stays flat whatever the size), each hashed
@@ -91,11 +92,8 @@ export async function copyAndHash(source: string, destination: string): Promise<
   }
 }
 
-/**
- * 512 KiB: measured on Linux 6.18/ext4, writes of 2 MiB and more cost about twice the CPU per
- * byte of writes of 256 KiB to 1 MiB (bench/, docs/BENCHMARKS.md); below that, syscalls add up.
- */
-const COPY_CHUNK_BYTES = 512 * 1024;
+/** What each read and write of the copy moves: see FILE_WRITE_BYTES. */
+const COPY_CHUNK_BYTES = FILE_WRITE_BYTES;
 
 /** The same promise, marked as handled so a failure while another await is pending is not "unhandled". */
 function settled<T>(promise: Promise<T>): Promise<T> {

@@ -1,10 +1,10 @@
-import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import type { Checkpoint } from "../api/checkpoint.js";
 import { CairnError } from "../errors.js";
+import { createFileWriteStream } from "../storage/file-writes.js";
 import { cacheDirectory } from "../storage/cache-directory.js";
 
 /** Where a file handed to the binding was written. */
@@ -44,7 +44,7 @@ export async function handOverFile(checkpoint: Checkpoint, file: string, directo
   const partial = path.join(directory, `.${name}.part`);
   const final = path.join(directory, name);
   try {
-    await pipeline(stream, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
+    await pipeline(stream, createFileWriteStream(partial, { flags: "wx", mode: 0o600, highWaterMark: 1024 * 1024 }));
     await fs.rename(partial, final);
   } catch (error) {
     await fs.rm(partial, { force: true });

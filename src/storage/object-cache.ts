@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, utimesSync } from "node:fs";
+import { createReadStream, utimesSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { OBJECTS_PREFIX, objectHashOfKey } from "../repository/layout.js";
+import { createFileWriteStream, writePieces } from "./file-writes.js";
 import { storagePieces, type Storage } from "./storage.js";
 
 export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
@@ -149,7 +150,7 @@ export function withObjectCache(inner: Storage, directory: string, options: Obje
    */
   async function teeIntoCache(source: Readable, sha256: string): Promise<Readable> {
     const temporary = `${fileOf(sha256)}.tmp-${randomBytes(6).toString("hex")}`;
-    let file: ReturnType<typeof createWriteStream> | null = null;
+    let file: Writable | null = null;
     // The download may fail while the folder is made (a connection dropped mid-body): with no
     // listener yet that error would be lost and the reader left waiting for bytes forever.
     let early: Error | null = null;
@@ -157,7 +158,7 @@ export function withObjectCache(inner: Storage, directory: string, options: Obje
     source.on("error", onEarly);
     try {
       await ensureFolder(path.dirname(temporary));
-      file = createWriteStream(temporary, { highWaterMark: 1024 * 1024 });
+      file = createFileWriteStream(temporary, { highWaterMark: 1024 * 1024 });
     } catch {
       // No cache today (read-only home, full disk): just read through.
     } finally {
@@ -282,14 +283,14 @@ export function withObjectCache(inner: Storage, directory: string, options: Obje
 }
 
 /**
- * Writes a new file of bytes, or of pieces in order with one writev (fs.writeFile would make a
- * write per piece: a pack in a socket's 64 KiB pieces is about a hundred).
+ * Writes a new file of bytes, or of pieces in order, with writev calls of FILE_WRITE_BYTES
+ * (fs.writeFile would make a write per piece: a pack in a socket's 64 KiB pieces is about a
+ * hundred; one writev of a whole pack costs more: see file-writes.ts).
  */
 async function writeWhole(file: string, bytes: Buffer | Buffer[]): Promise<void> {
-  if (!Array.isArray(bytes)) return fs.writeFile(file, bytes);
   const handle = await fs.open(file, "w");
   try {
-    await handle.writev(bytes);
+    await writePieces(handle, Array.isArray(bytes) ? bytes : [bytes]);
   } finally {
     await handle.close();
   }
