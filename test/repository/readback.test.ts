@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError } from "../../src/index.js";
+import { FILE_WRITE_BYTES } from "../../src/storage/file-writes.js";
 import { listFiles, runCli, startScript } from "../helpers/project.js";
 import { checkpointOf as recordCheckpoint, chunkHolder } from "../helpers/checkpoints.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
@@ -57,6 +59,11 @@ describe("reading chunked files back", () => {
     const streamed = path.join(dir, "streamed.bin");
     await pipeline(await checkpoint.open("weights.bin"), createWriteStream(streamed));
     expect((await fs.readFile(streamed)).equals(bytes)).toBe(true);
+    // Piped into a file, in pieces a file write takes well, whatever the storage's reads.
+    const writes: number[] = [];
+    await pipeline(await checkpoint.open("weights.bin"), new Writable({ write: (piece: Buffer, _encoding, done) => done(null, writes.push(piece.length)) }));
+    expect(writes.reduce((sum, n) => sum + n, 0)).toBe(bytes.length);
+    expect(Math.max(...writes)).toBeLessThanOrEqual(FILE_WRITE_BYTES);
 
     const out = path.join(dir, "out");
     const result = await checkpoint.checkout({ outputDirectory: out });
