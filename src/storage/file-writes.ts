@@ -13,6 +13,15 @@ import { Writable } from "node:stream";
  */
 export const FILE_WRITE_BYTES = 512 * 1024;
 
+/**
+ * The largest piece a read hands to its reader (views of what it read, not copies): a reader
+ * that writes each piece to a file, as `fs.createWriteStream` does, then stays clear of the
+ * slow sizes (2 MiB and more) with as few calls as that allows. Halving it to FILE_WRITE_BYTES
+ * made a local `open()` of 1 GiB piped into a file slower (0.92-0.99 s against 0.76-0.89 s,
+ * alternated): such a writer waits for each write before the next.
+ */
+export const READ_PIECE_BYTES = 1024 * 1024;
+
 /** More buffers than this in one writev are refused by the kernel (IOV_MAX on Linux). */
 const MAX_PIECES_PER_WRITE = 1024;
 

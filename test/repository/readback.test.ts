@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError } from "../../src/index.js";
-import { FILE_WRITE_BYTES } from "../../src/storage/file-writes.js";
+import { READ_PIECE_BYTES } from "../../src/storage/file-writes.js";
 import { listFiles, runCli, startScript } from "../helpers/project.js";
 import { checkpointOf as recordCheckpoint, chunkHolder } from "../helpers/checkpoints.js";
 import { pseudoRandomBytes } from "../helpers/random.js";
@@ -63,7 +63,7 @@ describe("reading chunked files back", () => {
     const writes: number[] = [];
     await pipeline(await checkpoint.open("weights.bin"), new Writable({ write: (piece: Buffer, _encoding, done) => done(null, writes.push(piece.length)) }));
     expect(writes.reduce((sum, n) => sum + n, 0)).toBe(bytes.length);
-    expect(Math.max(...writes)).toBeLessThanOrEqual(FILE_WRITE_BYTES);
+    expect(Math.max(...writes)).toBeLessThanOrEqual(READ_PIECE_BYTES);
 
     const out = path.join(dir, "out");
     const result = await checkpoint.checkout({ outputDirectory: out });

@@ -10,7 +10,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import * as cairn from "../../src/index.js";
-import { FILE_WRITE_BYTES } from "../../src/storage/file-writes.js";
+import { READ_PIECE_BYTES } from "../../src/storage/file-writes.js";
 import { listFiles, makeProject } from "../helpers/project.js";
 import { repositoryKinds, s3Environment, s3RepositoryUrl } from "../helpers/repositories.js";
 import { testServers } from "../servers/context.js";
@@ -66,7 +66,7 @@ describe.each(repositoryKinds())("training and reading ($name)", (kind) => {
     const writes: number[] = [];
     await pipeline(await best.open("model/large.bin"), new Writable({ write: (piece: Buffer, _encoding, done) => done(null, writes.push(piece.length)) }));
     expect(writes.reduce((sum, n) => sum + n, 0)).toBe(large.length);
-    expect(Math.max(...writes)).toBeLessThanOrEqual(FILE_WRITE_BYTES);
+    expect(Math.max(...writes)).toBeLessThanOrEqual(READ_PIECE_BYTES);
 
     const out = path.join(dir, "out");
     const result = await experiment.checkout({ outputDirectory: out });
