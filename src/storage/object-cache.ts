@@ -14,7 +14,7 @@ export const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3;
  * waits for earlier copies to reach the disk. Without a bound, a reader faster than the cache's
  * disk (a fast network, a slow disk, a reader that keeps the bytes in memory) would hold every
  * pack it had read until the disk caught up: gigabytes for a large file. Copies normally finish
- * long before (a pack is a few MiB, written with one writev), so a read rarely waits.
+ * long before (a pack is a few MiB, written in a few writev calls), so a read rarely waits.
  */
 const MAX_COPYING_BYTES = 64 * 1024 * 1024;
 
