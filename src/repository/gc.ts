@@ -58,9 +58,13 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
     if (now - info.modified.getTime() < grace) report.keptYoung += 1;
     else candidates.push({ key: info.key, size: info.size, modified: info.modified.getTime() });
   }
+  // Listed after the objects, so it holds the heartbeat of every writer whose upload was listed
+  // (a writer makes its heartbeat durable first): the second look below uses it too.
+  const withoutRecord: { id: string | null; modified: number }[] = [];
   for await (const info of storage.list(HEARTBEATS_PREFIX)) {
     const id = heartbeatIdOfKey(info.key);
     if (id !== null && live.has(id)) continue;
+    withoutRecord.push({ id, modified: info.modified.getTime() });
     // A young heartbeat with no record is a writer publishing its first record: what protects
     // its uploads (below) must not be deleted under it, whatever the grace period.
     if (now - info.modified.getTime() < Math.max(grace, STARTING_WRITER_MS)) report.keptYoung += 1;
@@ -74,7 +78,7 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   // by a heartbeat with no record yet. Taken before the listing (as it once was), it missed a
   // writer that started in between, and deleted its first checkpoint's files.
   const { experiments } = await addReferences(storage, referenced, live);
-  const keepAfter = await keepUploadsAfter(storage, experiments, live, grace);
+  const keepAfter = keepUploadsAfter(experiments, withoutRecord.filter(({ id }) => id !== null && !live.has(id)), grace);
   candidates = candidates.filter(({ key, modified }) => {
     const name = objectHashOfKey(key) ?? heartbeatIdOfKey(key);
     if (name !== null && (referenced.has(name) || live.has(name))) return false;
@@ -98,10 +102,10 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
  * perhaps (its spool is not visible here), so whatever is younger than the oldest running
  * experiment may be its and stays, however short the grace period. "Running" generously: a
  * writer starved of CPU or network misses heartbeats for a while without having died. A young
- * heartbeat with no record is a writer publishing its first record: then the default grace
- * period applies.
+ * heartbeat with no record (`heartbeats`: those whose experiment has none) is a writer publishing
+ * its first record: then the default grace period applies.
  */
-async function keepUploadsAfter(storage: Storage, experiments: Awaited<ReturnType<typeof loadExperiments>>["experiments"], live: Set<string>, grace: number): Promise<number> {
+function keepUploadsAfter(experiments: Awaited<ReturnType<typeof loadExperiments>>["experiments"], heartbeats: { modified: number }[], grace: number): number {
   const now = Date.now();
   let keepAfter = now - grace;
   for (const { record, lastHeartbeat } of experiments) {
@@ -109,9 +113,8 @@ async function keepUploadsAfter(storage: Storage, experiments: Awaited<ReturnTyp
     const alive = record.stopped === null && now - lastSign < Math.max(staleAfterMs(record), STARTING_WRITER_MS);
     if (alive) keepAfter = Math.min(keepAfter, Date.parse(record.created) - CLOCK_SKEW_MS);
   }
-  for await (const info of storage.list(HEARTBEATS_PREFIX)) {
-    const id = heartbeatIdOfKey(info.key);
-    if (id !== null && !live.has(id) && now - info.modified.getTime() < STARTING_WRITER_MS) keepAfter = Math.min(keepAfter, now - DEFAULT_GC_GRACE_MS);
+  for (const { modified } of heartbeats) {
+    if (now - modified < STARTING_WRITER_MS) keepAfter = Math.min(keepAfter, now - DEFAULT_GC_GRACE_MS);
   }
   return keepAfter;
 }

@@ -34,8 +34,8 @@ const CRLF_CRLF = Buffer.from("\r\n\r\n");
  * GET requests over HTTP/1.1 keep-alive connections of its own, for the lean S3 path (s3-send.ts):
  * every object read whole and every listing page (a checkout or `open()` reads each pack with it).
  * Each connection reads into one buffer it keeps (the `onread` option of net and tls sockets)
- * and a body of known length is copied from it straight into one buffer of that length. Through node:http every 64 KiB read of
- * the socket was a new buffer handed to a stream: a 1 GiB checkout from radosgw spent 0.7–0.8 s
+ * and a body of known length is copied from it straight into one buffer of that length.
+ * Through node:http every 64 KiB read of the socket was a new buffer handed to a stream: a 1 GiB checkout from radosgw spent 0.7–0.8 s
  * more CPU in the process and 0.3–2 s more system time (the allocator returning and faulting in
  * that memory), measured with the same requests, 8 in flight, on the 2-core benchmark machine.
  * Answers are framed by Content-Length, chunked transfer coding or the connection's end; 1xx
