@@ -200,9 +200,15 @@ export class ExperimentWriter {
           await this.background.put(heartbeatKey(this.record.id), this.heartbeatBody());
           this.beaten = true;
         }
+        // Whether stopped as this round begins: then every checkpoint was journaled before, and
+        // is hashed below. Read after the hashing, a stop() that came meanwhile (with more
+        // checkpoints captured than this round hashed) was published with the round's shorter
+        // list: readers saw a finished run short of its last checkpoints, and gc, taking it for
+        // finished, deleted the files uploaded for them (the concurrency test, in CI).
+        const stopped = this.record.stopped;
         // Files copied by checkpoint() are hashed here, off the training loop's path.
         await hashCapturedCheckpoints(this.spool, this.journalState, { journal: true, background: true });
-        await this.publisher.publish({ ...this.record, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
+        await this.publisher.publish({ ...this.record, stopped, checkpoints: publishableCheckpoints(this.journalState) }, this.trees, this.objects);
         if (this.failures > 0) diagnose(`publishing to ${this.storage.url} works again.`);
         this.failures = 0;
       } catch (error) {

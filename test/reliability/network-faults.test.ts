@@ -84,6 +84,39 @@ describe("network faults between Cairn and S3", () => {
     await using(url, project, false, (repository) => checkEveryVisibleCheckpoint(repository, 64));
   }, 120_000);
 
+  test("a record says stopped only once it holds every checkpoint, however slow the uploads", async () => {
+    // stop() marked the record while a publish round was under way, and that round published
+    // "stopped" with the checkpoints it had started with: readers saw a finished run short of
+    // its last checkpoints, and gc, taking the run for finished, deleted their files (the
+    // concurrency test, in CI).
+    proxy.setPlan((request) => (request.method === "PUT" && request.url.includes("/objects/") ? { kind: "delay", ms: 300 } : { kind: "pass" }));
+    const url = direct.newUrl(scratch);
+    const project = await makeTrainingProject(scratch, url);
+    const run = startTraining(project, trainingSource({ seed: "stop-last", steps: 12, maxKiB: 8 * 1024, metricsBetween: false }), proxied.env());
+    let finished = false;
+    void run.done.then(() => (finished = true));
+    const stoppedCounts: number[] = [];
+    const storage = await direct.storage(url);
+    try {
+      while (!finished) {
+        for await (const info of storage.list("experiments/")) {
+          const bytes = await storage.get(info.key);
+          const record = bytes === null ? null : (JSON.parse(bytes.toString()) as { stopped: string | null; checkpoints: unknown[] });
+          if (record?.stopped) stoppedCounts.push(record.checkpoints.length);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await storage.close?.();
+      proxy.setPlan(() => ({ kind: "pass" }));
+    }
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    const output = parseOutput(result.stdout);
+    expect(stoppedCounts.length).toBeGreaterThan(0);
+    expect(new Set(stoppedCounts)).toEqual(new Set([output.returned.length]));
+  }, 120_000);
+
   test("a writer's heartbeat is in the bucket before its first upload, however slow (gc sees the writer of every file it lists)", async () => {
     // gc keeps an unreferenced upload only for a writer it can see; before its first record, a
     // writer shows only by its heartbeat. Sent alongside the first uploads, a slow heartbeat let
