@@ -203,9 +203,15 @@ async function readSummaries(storage: Storage, cache?: SummaryCache, listing?: F
   // read one by one below.
   const bulk = summariesByName && storage.getManyWithInfo ? await readInBulk(storage, slow, summaries, cache, used) : null;
 
-  const readSlowly = await mapLimit(slow, 64, async (id): Promise<ExperimentSummary | null> => {
+  // Those read in bulk are taken here, synchronously: a promise each cost more than the rest.
+  const rest: string[] = [];
+  for (const id of slow) {
     const early = bulk?.get(id);
-    if (early) return early;
+    if (early) found.push(early);
+    else rest.push(id);
+  }
+  const readSlowly = await mapLimit(rest, 64, async (id): Promise<ExperimentSummary | null> => {
+    const early = bulk?.get(id);
     const recordKey = experimentKey(id);
     const recordInfo = records.get(id) ?? null;
     let summary: ExperimentSummary | null = null;

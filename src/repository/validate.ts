@@ -106,33 +106,42 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
  * times as Cairn writes them); anything else goes the slow way, which names the problem.
  */
 function wellFormedCheckpoint(raw: unknown): CheckpointRecord | null {
-  if (typeof raw !== "object" || raw === null) return null;
+  if (!isWellFormedCheckpoint(raw)) return null;
   const c = raw as Record<string, unknown>;
-  if (typeof c.id !== "string" || !HEX_ID.test(c.id)) return null;
-  if (typeof c.step !== "number" || !Number.isSafeInteger(c.step) || c.step < 0) return null;
+  const primary = c.primaryMetric as { name: string; goal: "minimize" | "maximize" } | null | undefined;
+  const tree = c.tree as { sha256: string; files: number; bytes: number } | null | undefined;
+  return {
+    id: c.id as string,
+    step: c.step as number,
+    created: c.created as string,
+    metrics: c.metrics as CheckpointRecord["metrics"],
+    primaryMetric: primary == null ? null : { name: primary.name, goal: primary.goal },
+    path: (c.path as string | null | undefined) ?? null,
+    tree: tree == null ? null : { sha256: tree.sha256, files: tree.files, bytes: tree.bytes },
+  };
+}
+
+/** wellFormedCheckpoint's test, with nothing built. */
+function isWellFormedCheckpoint(raw: unknown): boolean {
+  if (typeof raw !== "object" || raw === null) return false;
+  const c = raw as Record<string, unknown>;
+  if (typeof c.id !== "string" || !HEX_ID.test(c.id)) return false;
+  if (typeof c.step !== "number" || !Number.isSafeInteger(c.step) || c.step < 0) return false;
   // The pattern alone would let "2026-13-45T99:99:99Z" through, which no Date can hold.
-  if (typeof c.created !== "string" || !ISO_UTC.test(c.created) || Number.isNaN(Date.parse(c.created))) return null;
+  if (typeof c.created !== "string" || !ISO_UTC.test(c.created) || Number.isNaN(Date.parse(c.created))) return false;
   const metrics = c.metrics;
-  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) return null;
-  for (const name in metrics) if (!isStoredMetric((metrics as Record<string, unknown>)[name])) return null;
+  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) return false;
+  for (const name in metrics) if (!isStoredMetric((metrics as Record<string, unknown>)[name])) return false;
   const primary = c.primaryMetric as { name?: unknown; goal?: unknown } | null | undefined;
-  if (primary != null && (typeof primary !== "object" || typeof primary.name !== "string" || (primary.goal !== "minimize" && primary.goal !== "maximize"))) return null;
-  if (c.path != null && typeof c.path !== "string") return null;
+  if (primary != null && (typeof primary !== "object" || typeof primary.name !== "string" || (primary.goal !== "minimize" && primary.goal !== "maximize"))) return false;
+  if (c.path != null && typeof c.path !== "string") return false;
   const tree = c.tree as { sha256?: unknown; files?: unknown; bytes?: unknown } | null | undefined;
   if (tree != null) {
-    if (typeof tree !== "object" || typeof tree.sha256 !== "string" || !HEX_SHA256.test(tree.sha256)) return null;
-    if (typeof tree.files !== "number" || !Number.isSafeInteger(tree.files) || tree.files < 0) return null;
-    if (typeof tree.bytes !== "number" || !Number.isSafeInteger(tree.bytes) || tree.bytes < 0) return null;
+    if (typeof tree !== "object" || typeof tree.sha256 !== "string" || !HEX_SHA256.test(tree.sha256)) return false;
+    if (typeof tree.files !== "number" || !Number.isSafeInteger(tree.files) || tree.files < 0) return false;
+    if (typeof tree.bytes !== "number" || !Number.isSafeInteger(tree.bytes) || tree.bytes < 0) return false;
   }
-  return {
-    id: c.id,
-    step: c.step,
-    created: c.created,
-    metrics: metrics as CheckpointRecord["metrics"],
-    primaryMetric: primary == null ? null : { name: primary.name as string, goal: primary.goal as "minimize" | "maximize" },
-    path: (c.path as string | null | undefined) ?? null,
-    tree: tree == null ? null : { sha256: tree.sha256 as string, files: tree.files as number, bytes: tree.bytes as number },
-  };
+  return true;
 }
 
 function checkpoint(value: unknown, index: number): CheckpointRecord {
@@ -223,7 +232,8 @@ export function parseExperimentRecord(bytes: Buffer | string, key: string): Expe
  */
 export function parseExperimentSummary(bytes: Buffer | string, key: string): ExperimentSummary {
   try {
-    return summaryOf(object(JSON.parse(bytes.toString()), "the summary"), key);
+    const parsed: unknown = JSON.parse(bytes.toString());
+    return canonicalSummary(parsed, key) ?? summaryOf(object(parsed, "the summary"), key);
   } catch (error) {
     throw corrupt(error, "Experiment summary", key);
   }
@@ -241,6 +251,8 @@ export function parseExperimentSummary(bytes: Buffer | string, key: string): Exp
 export function parseExperimentSummaryBytes(bytes: Buffer | string, key: string): { summary: ExperimentSummary; exact: boolean } {
   try {
     const parsed: unknown = JSON.parse(bytes.toString());
+    const canonical = canonicalSummary(parsed, key);
+    if (canonical !== null) return { summary: canonical, exact: true };
     const summary = summaryOf(object(parsed, "the summary"), key);
     return { summary, exact: sameJson(parsed, summary) };
   } catch (error) {
@@ -285,6 +297,83 @@ function summaryOf(raw: Record<string, unknown>, key: string): ExperimentSummary
     best,
     latest,
   };
+}
+
+/** The keys of a summary, in the order summaryOf builds them (and Cairn writes them). */
+const SUMMARY_KEYS = ["format", "id", "created", "params", "path", "code", "environment", "git", "dependencies", "heartbeatIntervalMs", "stopped", "updated", "checkpointCount", "primaryMetric", "best", "latest"] as const;
+const CHECKPOINT_KEYS = ["id", "step", "created", "metrics", "primaryMetric", "path", "tree"] as const;
+const TREE_KEYS = ["sha256", "files", "bytes"] as const;
+const PRIMARY_KEYS = ["name", "goal"] as const;
+const BEST_KEYS = ["index", "checkpoint"] as const;
+
+/**
+ * `parsed` itself, when it is already exactly the summary summaryOf would build from it: every
+ * key in summaryOf's order, every value one it keeps as it is (what Cairn writes). Checked in
+ * place, so nothing is rebuilt and nothing compared afterwards: a cold listing parses 10,000
+ * summaries, and rebuilding each and comparing it with what it came from (sameJson) was a
+ * tenth of that work. Null when summaryOf must decide: it normalises what it can and names
+ * what is wrong. test/repository/validate-summary.test.ts holds the two ways to each other.
+ */
+function canonicalSummary(parsed: unknown, key: string): ExperimentSummary | null {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || !hasKeys(parsed, SUMMARY_KEYS)) return null;
+  const raw = parsed as Record<string, unknown>;
+  if (raw.format !== 1 || typeof raw.id !== "string" || !HEX_ID.test(raw.id) || !key.includes(raw.id)) return null;
+  if (!isDate(raw.created) || typeof raw.path !== "string" || !(raw.code === null || canonicalTree(raw.code))) return null;
+  if (!isPlainObject(raw.environment) || !isPlainObject(raw.dependencies) || !(raw.git === null || isPlainObject(raw.git))) return null;
+  const interval = raw.heartbeatIntervalMs;
+  if (typeof interval !== "number" || !(interval > 0)) return null;
+  if (!(raw.stopped === null || isDate(raw.stopped)) || !isDate(raw.updated) || !isCount(raw.checkpointCount)) return null;
+  if (!(raw.primaryMetric === null || canonicalPrimary(raw.primaryMetric))) return null;
+  const count = raw.checkpointCount;
+  if (raw.latest === null ? count !== 0 : count === 0 || !canonicalCheckpoint(raw.latest)) return null;
+  const best = raw.best as Record<string, unknown> | null;
+  if (best !== null && !(isPlainObject(best) && hasKeys(best, BEST_KEYS) && isCount(best.index) && best.index < count && canonicalCheckpoint(best.checkpoint))) return null;
+  try {
+    // These check in place and return what they were given (a summary's params are any JSON).
+    environmentOf(raw.environment);
+    gitOf(raw.git);
+    dependenciesOf(raw.dependencies);
+  } catch {
+    return null;
+  }
+  return raw as unknown as ExperimentSummary;
+}
+
+/** A checkpoint as wellFormedCheckpoint would rebuild it, key for key. */
+function canonicalCheckpoint(value: unknown): boolean {
+  if (!isPlainObject(value) || !hasKeys(value, CHECKPOINT_KEYS) || !isWellFormedCheckpoint(value)) return false;
+  return (value.primaryMetric === null || canonicalPrimary(value.primaryMetric)) && (value.path === null || typeof value.path === "string") && (value.tree === null || canonicalTree(value.tree));
+}
+
+function canonicalTree(value: unknown): boolean {
+  return isPlainObject(value) && hasKeys(value, TREE_KEYS) && isSha256(value.sha256) && isCount(value.files) && isCount(value.bytes);
+}
+
+function canonicalPrimary(value: unknown): boolean {
+  return isPlainObject(value) && hasKeys(value, PRIMARY_KEYS) && typeof value.name === "string" && (value.goal === "minimize" || value.goal === "maximize");
+}
+
+/** Whether `value` has exactly `names` as its keys, in that order (no array made: 10,000 summaries). */
+function hasKeys(value: object, names: readonly string[]): boolean {
+  let i = 0;
+  for (const name in value) {
+    if (name !== names[i]) return false;
+    i++;
+  }
+  return i === names.length;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** What `date` accepts. */
+function isDate(value: unknown): value is string {
+  return typeof value === "string" && !Number.isNaN(Date.parse(value));
 }
 
 /**

@@ -178,6 +178,30 @@ describe("cairn ls and its listing cache (local repository)", () => {
     }
   });
 
+  it("keeps params outside ASCII intact through every rewrite of the cache", async () => {
+    const { dir, root, first } = await setup();
+    const params = { note: "régularisé → ✓ 学习率", emoji: "🚀" };
+    const other = await addCopy(root, first, params);
+    const shown = async () => (await listedById(dir)).get(other) as unknown as { params: unknown } | undefined;
+    // Read from the summaries (the cache written from their bytes), then from the cache itself.
+    expect((await shown())?.params).toEqual(params);
+    await settle();
+    expect((await shown())?.params).toEqual(params);
+    // Another experiment changes: the cache is rewritten from the texts it loaded (strings).
+    await addCopy(root, first, { lr: 0.7 });
+    expect((await shown())?.params).toEqual(params);
+    await settle();
+    expect((await shown())?.params).toEqual(params);
+    expect((await tableRow(dir, other))?.join(" ")).toContain("régularisé → ✓ 学习率");
+    // A torn cache only costs reading everything again, so the listings above would pass with
+    // one: the file itself must hold every summary whole.
+    const lines = (await fs.readFile(path.join(root, "local", "records", "summaries.json"), "utf8")).split("\n");
+    expect(lines.pop()).toBe("");
+    const summaries = lines.slice(1).map((line) => JSON.parse(line.split("\t")[2]!) as { id: string; params: unknown });
+    expect(summaries.map((summary) => summary.id).sort()).toEqual((await listedIds(dir)).sort());
+    expect(summaries.find((summary) => summary.id === other)?.params).toEqual(params);
+  });
+
   it("prints the same table from the rows it kept as from the records, in both layouts", async () => {
     const { dir, root, first } = await setup();
     await startedDaysAgo(root, first);
