@@ -73,15 +73,26 @@ export function listingTable(rows: TableExperiment[]): ListingTable {
     { header: "BEST CHECKPOINT", always: true, cells: rows.map((e) => checkpointCell(e.best, e.primaryMetric)) },
     { header: "LATEST CHECKPOINT", always: true, cells: rows.map((e) => checkpointCell(e.latest, e.primaryMetric)) },
   ];
-  // A column is as wide in both layouts: each cell is padded once, and each layout joins its own.
-  const widths = columns.map((column) => widthOf(column.header, column.cells));
-  const padded = columns.map((column, i) => column.cells.map((cell) => pad(cell, visibleLength(cell), widths[i]!)));
+  // A column is as wide in both layouts. Each layout pads its cells as it joins them, from one
+  // string of spaces: padding every cell first made 110,000 strings more for 10,000 rows.
+  const lengths = columns.map((column) => column.cells.map(visibleLength));
+  const widths = columns.map((column, i) => {
+    let width = visibleLength(column.header);
+    for (const length of lengths[i]!) if (length > width) width = length;
+    return width;
+  });
+  const spaces = " ".repeat(Math.max(0, ...widths) + GAP.length);
   const layout = (shown: (column: Column) => boolean): ListingLayout => {
     const chosen = columns.map((_, i) => i).filter((i) => shown(columns[i]!));
     const tails: string[] = [];
     for (let r = 0; r < rows.length; r++) {
       let tail = "";
-      for (let k = 0; k < chosen.length; k++) tail += (k === 0 ? "" : GAP) + padded[chosen[k]!]![r]!;
+      for (let k = 0; k < chosen.length; k++) {
+        const column = chosen[k]!;
+        // The gap before this cell, and the padding that ends the one before it.
+        if (k > 0) tail += spaces.slice(0, widths[chosen[k - 1]!]! - lengths[chosen[k - 1]!]![r]! + GAP.length);
+        tail += columns[column]!.cells[r]!;
+      }
       tails.push(tail.trimEnd());
     }
     return { headers: chosen.map((i) => columns[i]!.header), widths: chosen.map((i) => widths[i]!), tails };
