@@ -13,8 +13,9 @@
  *
  * Fairness: the chunks and the source are read once beforehand so both sides copy from the page
  * cache (dropping caches is not possible here); `sync` before each timed side so neither
- * inherits the other's writeback; the order of the sides rotates from run to run. `open()` and
- * Node's own stream copy run in processes of their own, as an inference script would.
+ * inherits the other's writeback; the order of the sides rotates from run to run. `open()`,
+ * Node's own stream copy and the plainest copy through a buffer run in processes of their own,
+ * as an inference script would.
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
@@ -51,7 +52,7 @@ export default {
 
     const out = path.join(directory, "out");
     const scripts = await writeChildScripts(directory, dist);
-    const figures = { cp: [], checkout: [], checkoutCpu: [], unstamped: [], unstampedCpu: [], whole: [], open: [], openCpu: [], nodeCopy: [], cli: [], version: [], openssl: [] };
+    const figures = { cp: [], checkout: [], checkoutCpu: [], unstamped: [], unstampedCpu: [], whole: [], open: [], openCpu: [], nodeCopy: [], bufferCopy: [], cli: [], version: [], openssl: [] };
     const check = async (file) => {
       const { stdout } = await run("openssl", ["dgst", "-sha256", "-r", file]);
       if (stdout.split(" ")[0] !== entry.sha256) throw new Error(`${file} differs from the checkpoint`);
@@ -102,6 +103,14 @@ export default {
         await sync();
         const target = path.join(out, "node-copy.bin");
         figures.nodeCopy.push((await runJson(scripts.copy, [source, target])).seconds);
+        await check(target);
+      },
+      async bufferCopy() {
+        // The least any copy through a process's memory costs here: one buffer read into and
+        // written out again and again, synchronously, no stream and no fresh memory.
+        await sync();
+        const target = path.join(out, "buffer-copy.bin");
+        figures.bufferCopy.push((await runJson(scripts.bufferCopy, [source, target])).seconds);
         await check(target);
       },
       async cli() {
@@ -166,6 +175,14 @@ export default {
         note: `Information: pipeline(fs.createReadStream(source, { highWaterMark: 1 MiB }), fs.createWriteStream(target)) in a process of its own, timed like open(), ${spread(figures.nodeCopy)}; median of the per-run ratios ${paired(figures.nodeCopy)}x. Every byte is copied into a fresh buffer and out again, where cp has the kernel copy (copy_file_range); what open() streamed to a file costs over this is Cairn's.`,
       },
       {
+        label: `the least a copy through user space costs: one reused 1 MiB buffer, synchronous reads and writes`,
+        value: median(figures.bufferCopy),
+        unit: "s",
+        baseline: cp,
+        limit: null,
+        note: `Information: readSync into one 1 MiB buffer and writeSync out of it, in a loop, in a process of its own, timed like open(), ${spread(figures.bufferCopy)}; median of the per-run ratios ${paired(figures.bufferCopy)}x. No stream, no fresh memory, nothing but the two copies every reader of bytes makes (page cache to the process, and back): any \`open()\`, whatever it does, costs at least this. Where it is over 1.3x cp, the open() bound is below what a stream of bytes can cost on this machine.`,
+      },
+      {
         label: `checkout() of the same file stored whole (not chunked)`,
         value: median(figures.whole),
         unit: "s",
@@ -206,7 +223,7 @@ async function storeWholeTwin(repositoryFolder, experimentId, entry, file) {
 }
 
 /**
- * The two sides that stream through a Node process, as scripts for a child process of their own
+ * The sides that copy through a Node process, as scripts for a child process of their own
  * (as the S3 case runs its reader): in the benchmark's own process, after the cases before it,
  * Node's stream copy of 1 GiB took three times what it takes in a fresh one. Each prints its
  * time from the start of its work to the file closed (and open(), its CPU seconds: writeOpenScript
@@ -225,7 +242,24 @@ await pipeline(createReadStream(source, { highWaterMark: ${MiB} }), createWriteS
 process.stdout.write(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
 `,
   );
-  return { open, copy };
+  const bufferCopy = path.join(directory, "buffer-copy.mjs");
+  await fs.writeFile(
+    bufferCopy,
+    `import { closeSync, openSync, readSync, writeSync } from "node:fs";
+const [source, out] = process.argv.slice(2);
+const started = process.hrtime.bigint();
+const input = openSync(source, "r");
+const output = openSync(out, "w");
+const buffer = Buffer.allocUnsafeSlow(${MiB});
+for (let read; (read = readSync(input, buffer, 0, buffer.length, null)) > 0; ) {
+  for (let written = 0; written < read; ) written += writeSync(output, buffer, written, read - written);
+}
+closeSync(input);
+closeSync(output);
+process.stdout.write(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+`,
+  );
+  return { open, copy, bufferCopy };
 }
 
 async function runJson(script, args) {
