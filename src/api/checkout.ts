@@ -9,6 +9,7 @@ import { safeJoin } from "../repository/paths.js";
 import { copyStampedFile } from "../repository/stamped-copy.js";
 import type { TreeEntry } from "../repository/types.js";
 import { createFileWriteStream } from "../storage/file-writes.js";
+import { returnViews } from "../storage/buffer-pool.js";
 import type { Storage } from "../storage/storage.js";
 
 /**
@@ -119,9 +120,11 @@ export async function checkoutEntries(storage: Storage, entries: TreeEntry[], op
         // The file written is this machine's copy: the object cache keeps none of its own. The
         // network's pieces are not joined: the file stream buffers up to WRITE_BUFFER_BYTES of
         // them and writes them with writev calls of FILE_WRITE_BYTES.
-        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false, joinPieces: false });
+        // Each piece, once in the file, is given back: a bucket's packs are read into pooled
+        // buffers (buffer-pool.ts), reused as soon as every byte of one is written.
+        const source = await openFileStream(storage, entry, `${entry.path} of ${context}`, { keepCopy: false, joinPieces: false, borrowBuffers: true });
         if (options.onProgress) source.on("data", (chunk: Buffer) => progress(chunk.length));
-        await pipeline(source, createFileWriteStream(temporary, { flags: "wx", mode: entry.mode, highWaterMark: WRITE_BUFFER_BYTES }));
+        await pipeline(source, createFileWriteStream(temporary, { flags: "wx", mode: entry.mode, highWaterMark: WRITE_BUFFER_BYTES, written: returnViews }));
       }
       await fs.chmod(temporary, entry.mode);
       await fs.rename(temporary, target);

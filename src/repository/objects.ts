@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { CairnError } from "../errors.js";
 import { isRemoteUrl } from "../storage/cache-directory.js";
+import { lendInViews } from "../storage/buffer-pool.js";
 import { READ_PIECE_BYTES } from "../storage/file-writes.js";
 import { storagePieces, type ReadOptions, type Storage } from "../storage/storage.js";
 import { hashBytes } from "./hash.js";
@@ -100,6 +101,13 @@ export interface OpenFileOptions {
    * 1 GiB checkout from radosgw, which skips it).
    */
   joinPieces?: boolean;
+  /**
+   * true: the reader writes every piece it gets and gives each back with returnViews
+   * (buffer-pool.ts) once written, so that a bucket's packs may be read into pooled buffers
+   * (ReadOptions.borrowBuffers): what a checkout does. Only with `joinPieces: false` and
+   * `keepCopy: false`.
+   */
+  borrowBuffers?: boolean;
 }
 
 /**
@@ -117,7 +125,9 @@ export async function openFileStream(storage: Storage, entry: TreeEntry, context
   const tokens = options.ignoreStamps ? null : currentTokens(storage, entry);
   const check: Check = (await isStamped(storage, entry, tokens)) ? "none" : "whole";
   const stampAfter = check === "whole" ? tokens : null;
-  const read: ReadOptions = { keepCopy: options.keepCopy };
+  // Never lent where a caching layer keeps a copy: it writes the bytes after handing them out.
+  const borrowBuffers = options.borrowBuffers === true && options.joinPieces === false && options.keepCopy === false;
+  const read: ReadOptions = { keepCopy: options.keepCopy, borrowBuffers };
   return entry.chunks ? openChunkedStream(storage, entry, context, check, stampAfter, read, options.joinPieces !== false) : openWholeStream(storage, entry, context, check, stampAfter, read);
 }
 
@@ -366,11 +376,13 @@ async function readSegment(storage: Storage, segment: ReadSegment, context: Obje
     const expected = segment.packed ? `at least ${segment.offset + segment.size} bytes (where its chunks end)` : `${segment.size} bytes`;
     throw new CairnError("CORRUPT", `Object ${key} (${what}) is corrupt: expected ${expected}, read ${length}.`, { details: { key } });
   }
-  if (segment.offset === 0 && length === segment.size) {
-    usedWhole.add(segment.object);
-    return pieces;
-  }
-  return slicePieces(pieces, segment.offset, segment.size);
+  let handed = pieces;
+  if (segment.offset === 0 && length === segment.size) usedWhole.add(segment.object);
+  else handed = slicePieces(pieces, segment.offset, segment.size);
+  // Exactly what goes on to the reader, so a pooled buffer returns once the reader has given
+  // back every byte of it (a pack used in part is never returned: it is left to the collector).
+  if (options.borrowBuffers) lendInViews(handed);
+  return handed;
 }
 
 /** The `size` bytes from `offset` of pieces laid end to end, as views of them (no copy). */

@@ -6,6 +6,12 @@
  * of CPU on a machine that the server and the chunker share. A few buffers used again and
  * again cost none of that. (Uploads are now packs of several chunks, a few MiB each: the same
  * holds per pack.)
+ *
+ * Downloads too: a checkout from a bucket reads each pack into a pooled buffer (the S3 lean
+ * path's GETs with `borrow`), hands it on in views, and each view comes back once written to
+ * the file (lendInViews, returnViews); the last one returns the buffer. Fresh memory for every
+ * pack cost a 1 GiB checkout from radosgw about 1 s more CPU and 0.4-0.7 s (11-18%) more time
+ * (two sets of 5 alternated runs: medians 3.81 and 3.72 s against 3.38 and 3.06 s).
  */
 import { PACK_MAX_BYTES } from "../repository/packs.js";
 
@@ -18,6 +24,10 @@ const IDLE_MS = 5_000;
 
 const kept: Buffer[] = [];
 let idleTimer: NodeJS.Timeout | null = null;
+/** The memory of every buffer borrowBuffer made: only those are ever lent and returned. */
+const pooled = new WeakSet<ArrayBufferLike>();
+/** Of each pooled buffer lent in views, how many of the views' bytes have yet to come back. */
+const outstanding = new WeakMap<ArrayBufferLike, number>();
 
 /**
  * A buffer of exactly `size` bytes (uninitialised), pooled when it fits; give it back with
@@ -30,8 +40,48 @@ let idleTimer: NodeJS.Timeout | null = null;
 export function borrowBuffer(size: number): Buffer {
   if (size > POOLED_BYTES) return Buffer.allocUnsafeSlow(size);
   // Slow (unpooled) memory of its own: Node's small-buffer pool would share it with others.
-  const whole = kept.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES);
+  let whole = kept.pop();
+  if (whole === undefined) {
+    whole = Buffer.allocUnsafeSlow(POOLED_BYTES);
+    pooled.add(whole.buffer);
+  }
   return whole.subarray(0, size);
+}
+
+/**
+ * Says that `views` of pooled buffers (from borrowBuffer) are handed on, to come back through
+ * returnViews once their bytes are no longer needed: when every byte lent of a buffer has come
+ * back, it returns to the pool. Views of other memory are ignored (it is the garbage
+ * collector's). Lend exactly what will come back: a buffer whose views do not all return is
+ * simply never reused, but one returned too early would be overwritten under its reader.
+ *
+ * @example
+ * lendInViews(pieces); // each piece handed to the file's write stream
+ */
+export function lendInViews(views: readonly Buffer[]): void {
+  for (const view of views) {
+    if (view.length === 0 || !pooled.has(view.buffer)) continue;
+    outstanding.set(view.buffer, (outstanding.get(view.buffer) ?? 0) + view.length);
+  }
+}
+
+/**
+ * Views lent with lendInViews (or any part of them, in any pieces) whose bytes are no longer
+ * needed: a buffer all of whose lent bytes have come back returns to the pool.
+ *
+ * @example
+ * writeStream = createFileWriteStream(file, { written: returnViews });
+ */
+export function returnViews(views: readonly Buffer[]): void {
+  for (const view of views) {
+    const left = outstanding.get(view.buffer);
+    if (left === undefined) continue;
+    if (left > view.length) outstanding.set(view.buffer, left - view.length);
+    else {
+      outstanding.delete(view.buffer);
+      releaseBuffer(Buffer.from(view.buffer, 0, POOLED_BYTES));
+    }
+  }
 }
 
 /**

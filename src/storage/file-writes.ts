@@ -68,12 +68,14 @@ export async function writePieces(handle: FileHandle, pieces: readonly Buffer[])
 /**
  * A writable stream into a new file, as `fs.createWriteStream` makes, whose system calls each
  * write at most FILE_WRITE_BYTES (see there): what it holds (up to `highWaterMark`) goes out as
- * writev calls of that size. `flags` and `mode` as for `fs.open` ("w" and 0o666 by default).
+ * writev calls of that size. `flags` and `mode` as for `fs.open` ("w" and 0o666 by default);
+ * `written` is told of the pieces each writev took, once they are in the file (a checkout gives
+ * pooled read buffers back with it: buffer-pool.ts).
  *
  * @example
  * await pipeline(source, createFileWriteStream(temporary, { flags: "wx", mode: 0o644, highWaterMark: 8 * 1024 * 1024 }));
  */
-export function createFileWriteStream(file: string, options: { flags?: string; mode?: number; highWaterMark?: number } = {}): Writable {
+export function createFileWriteStream(file: string, options: { flags?: string; mode?: number; highWaterMark?: number; written?: (pieces: readonly Buffer[]) => void } = {}): Writable {
   let handle: FileHandle | null = null;
   const close = async (): Promise<void> => {
     const open = handle;
@@ -92,7 +94,14 @@ export function createFileWriteStream(file: string, options: { flags?: string; m
       );
     },
     writev(chunks, callback) {
-      writePieces(handle!, chunks.map(({ chunk }) => chunk as Buffer)).then(() => callback(), (error: Error) => callback(error));
+      const pieces = chunks.map(({ chunk }) => chunk as Buffer);
+      writePieces(handle!, pieces).then(
+        () => {
+          options.written?.(pieces);
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
     },
     final(callback) {
       close().then(() => callback(), (error: Error) => callback(error));

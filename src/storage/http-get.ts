@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { borrowBuffer, POOLED_BYTES } from "./buffer-pool.js";
 
 /** Where a getter connects, and how long it waits. */
 export interface HttpGetterOptions {
@@ -24,6 +25,8 @@ export interface HttpAnswer {
   pieces: Buffer[];
 }
 
+/** Bodies smaller than this are never read into a pooled buffer (one is PACK_MAX_BYTES). */
+const MIN_BORROWED_BYTES = 1024 * 1024;
 /** Bytes each connection reads into, reused for its whole life (see createHttpGetter). */
 const READ_BUFFER_BYTES = 256 * 1024;
 /** A head longer than this is not an HTTP answer worth waiting for (Node's own limit is 16 KiB). */
@@ -40,14 +43,16 @@ const CRLF_CRLF = Buffer.from("\r\n\r\n");
  * that memory), measured with the same requests, 8 in flight, on the 2-core benchmark machine.
  * Answers are framed by Content-Length, chunked transfer coding or the connection's end; 1xx
  * answers are skipped. A dropped connection or an answer cut short fails with code ECONNRESET,
- * silence with a TimeoutError, as node:http's requests fail (the sender retries both).
+ * silence with a TimeoutError, as node:http's requests fail (the sender retries both). With
+ * `borrow`, a body of 1 MiB or more goes into a pooled buffer (buffer-pool.ts) that the caller
+ * gives back once it no longer needs the bytes (ReadOptions.borrowBuffers).
  *
  * @example
  * const getter = createHttpGetter({ protocol: "http:", host: "127.0.0.1", port: 7480, connectionTimeoutMs: 10_000, requestTimeoutMs: 120_000 });
  * const answer = await getter.get("/models/cairn.json", { host: "127.0.0.1:7480", authorization: "…" });
  * answer.status; // 200
  */
-export function createHttpGetter(options: HttpGetterOptions): { get(path: string, headers: Record<string, string>): Promise<HttpAnswer>; close(): void } {
+export function createHttpGetter(options: HttpGetterOptions): { get(path: string, headers: Record<string, string>, request?: { borrow?: boolean }): Promise<HttpAnswer>; close(): void } {
   const idle: Connection[] = [];
   const waiting: (() => void)[] = [];
   const maxSockets = options.maxSockets ?? 64;
@@ -96,11 +101,11 @@ export function createHttpGetter(options: HttpGetterOptions): { get(path: string
   }
 
   return {
-    async get(path, headers) {
+    async get(path, headers, request) {
       const connection = await take();
       let head = `GET ${path} HTTP/1.1\r\n`;
       for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
-      const { answer, reusable } = await connection.request(`${head}\r\n`);
+      const { answer, reusable } = await connection.request(`${head}\r\n`, request?.borrow === true);
       release(connection, reusable);
       return answer;
     },
@@ -128,6 +133,8 @@ class Connection {
   private pieces: Buffer[] = [];
   private chunkLeft = 0;
   private line = "";
+  /** Whether the current answer's body may go into a pooled buffer (see get's `borrow`). */
+  private borrow = false;
 
   constructor(
     private readonly options: HttpGetterOptions,
@@ -153,9 +160,10 @@ class Connection {
     this.socket = socket;
   }
 
-  request(head: string): Promise<{ answer: HttpAnswer; reusable: boolean }> {
+  request(head: string, borrow: boolean): Promise<{ answer: HttpAnswer; reusable: boolean }> {
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
+      this.borrow = borrow;
       this.phase = "head";
       this.head = [];
       this.headLength = 0;
@@ -310,7 +318,9 @@ class Connection {
     } else if (headers["content-length"] !== undefined) {
       const size = Number(headers["content-length"]);
       if (!Number.isSafeInteger(size) || size < 0) throw protocolError(`an answer with Content-Length ${JSON.stringify(headers["content-length"])}`);
-      this.body = Buffer.allocUnsafeSlow(size);
+      // A borrower gives the buffer back once it is done with the bytes (buffer-pool.ts), so
+      // the next large body reuses memory already faulted in.
+      this.body = this.borrow && size >= MIN_BORROWED_BYTES && size <= POOLED_BYTES ? borrowBuffer(size) : Buffer.allocUnsafeSlow(size);
       this.filled = 0;
       this.pieces = [this.body];
       if (size === 0) this.finish();

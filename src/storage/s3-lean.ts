@@ -28,7 +28,7 @@ export interface LeanS3 {
    * GetObject of a whole object, over the sender's own connections: a body of known length in
    * one buffer, a chunked one in the pieces it arrived in (S3Answer.pieces).
    */
-  getObjectPieces(key: string): Promise<Buffer[]>;
+  getObjectPieces(key: string, options?: { borrow?: boolean }): Promise<Buffer[]>;
   /** One page of ListObjectsV2 under `prefix`, from `token` (undefined for the first page). */
   listObjects(prefix: string, token: string | undefined): Promise<ListPage>;
   /** HeadObject: a missing key throws a 404 "NotFound", as the SDK's does. */
@@ -82,8 +82,8 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
   const send = createSigV4Sender({ ...options, target, sign, clock: config });
   const root = target.basePath;
   return {
-    async getObjectPieces(key) {
-      return (await send(`${root}/${encodeKey(key)}`, {})).pieces;
+    async getObjectPieces(key, options) {
+      return (await send(`${root}/${encodeKey(key)}`, {}, options?.borrow ? BORROWING_GET : undefined)).pieces;
     },
     async listObjects(prefix, token) {
       const query: Record<string, string> = { "list-type": "2", prefix };
@@ -105,6 +105,7 @@ export async function createLeanS3(client: S3Client, bucket: string, options: Le
 }
 
 const HEAD = { method: "HEAD" } as const;
+const BORROWING_GET = { method: "GET", borrow: true } as const;
 const IF_NONE_MATCH = { "if-none-match": "*" };
 
 /**

@@ -28,6 +28,8 @@ export interface LeanRequest {
   body?: Buffer;
   /** The body's SHA-256 in hex, signed as x-amz-content-sha256 (the server checks the body against it). */
   payloadHash?: string;
+  /** A GET's body may be read into a pooled buffer, which the caller gives back (ReadOptions.borrowBuffers). */
+  borrow?: boolean;
 }
 
 const BODYLESS_GET: LeanRequest = { method: "GET" };
@@ -129,7 +131,7 @@ export function createSigV4Sender(options: SenderOptions): SigV4Sender {
     );
     const sentAt = Date.now();
     if (what.method === "GET" && what.body === undefined) {
-      const answer = await getter.get(search ? `${path}?${search}` : path, headers);
+      const answer = await getter.get(search ? `${path}?${search}` : path, headers, { borrow: what.borrow === true });
       return { ...answer, sentAt };
     }
     const response = await new Promise<IncomingMessage>((resolve, reject) => {

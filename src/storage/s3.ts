@@ -23,7 +23,7 @@ import {
   type StorageSettings,
 } from "./settings.js";
 import { requireCommonJs } from "./require-commonjs.js";
-import { joinPieces, type ByteRange, type ObjectInfo, type Storage } from "./storage.js";
+import { joinPieces, type ByteRange, type ObjectInfo, type ReadOptions, type Storage } from "./storage.js";
 
 const { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand: PutObject, S3Client: Client } =
   requireCommonJs<typeof import("@aws-sdk/client-s3")>("@aws-sdk/client-s3");
@@ -261,10 +261,10 @@ export async function createS3Storage(url: string, settings: StorageSettings = {
   }
 
   /** A whole object as the pieces it arrived in (Storage.getPieces); null when absent. */
-  async function getPieces(key: string): Promise<Buffer[] | null> {
+  async function getPieces(key: string, options?: ReadOptions): Promise<Buffer[] | null> {
     try {
       const fast = await leanPath();
-      if (fast) return await fast.getObjectPieces(fullKey(location, key));
+      if (fast) return await fast.getObjectPieces(fullKey(location, key), { borrow: options?.borrowBuffers === true });
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(location, key) }));
       const pieces: Buffer[] = [];
       for await (const piece of out.Body as AsyncIterable<Buffer>) pieces.push(piece);

@@ -34,6 +34,13 @@ export interface ReadOptions {
    * radosgw took 1.6x as long with it). Copies kept already are still read.
    */
   keepCopy?: boolean;
+  /**
+   * true: the caller hands every byte it reads on in views and gives each view back with
+   * returnViews (buffer-pool.ts) once written, so large bodies may be read into pooled buffers
+   * (what a checkout from a bucket does: the S3 lean path's GETs). Storages without a pool
+   * ignore it.
+   */
+  borrowBuffers?: boolean;
 }
 
 export interface Storage {
