@@ -10,8 +10,8 @@
  * Downloads too: a checkout from a bucket reads each pack into a pooled buffer (the S3 lean
  * path's GETs with `borrow`), hands it on in views, and each view comes back once written to
  * the file (lendInViews, returnViews); the last one returns the buffer. Fresh memory for every
- * pack cost a 1 GiB checkout from radosgw about 1 s more CPU and 0.4-0.7 s (11-18%) more time
- * (two sets of 5 alternated runs: medians 3.81 and 3.72 s against 3.38 and 3.06 s).
+ * pack cost a 1 GiB checkout from radosgw about 1 s more CPU and a fifth more time (two sets of
+ * 5 runs alternated with the build before: medians 3.75 and 3.71 s against 2.99 and 2.94 s).
  */
 import { PACK_MAX_BYTES } from "../repository/packs.js";
 
