@@ -14,7 +14,7 @@
  * Fairness: the chunks and the source are read once beforehand so both sides copy from the page
  * cache (dropping caches is not possible here); `sync` before each timed side so neither
  * inherits the other's writeback; the order of the sides rotates from run to run. `open()`,
- * Node's own stream copy and the plainest copy through a buffer run in processes of their own,
+ * Node's own stream copy and a plain copy through one buffer run in processes of their own,
  * as an inference script would.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -106,8 +106,8 @@ export default {
         await check(target);
       },
       async bufferCopy() {
-        // The least any copy through a process's memory costs here: one buffer read into and
-        // written out again and again, synchronously, no stream and no fresh memory.
+        // The plainest copy through a process's memory: one buffer read into and written out
+        // again and again, synchronously (no stream, no fresh memory, no overlap either).
         await sync();
         const target = path.join(out, "buffer-copy.bin");
         figures.bufferCopy.push((await runJson(scripts.bufferCopy, [source, target])).seconds);
@@ -175,12 +175,12 @@ export default {
         note: `Information: pipeline(fs.createReadStream(source, { highWaterMark: 1 MiB }), fs.createWriteStream(target)) in a process of its own, timed like open(), ${spread(figures.nodeCopy)}; median of the per-run ratios ${paired(figures.nodeCopy)}x. Every byte is copied into a fresh buffer and out again, where cp has the kernel copy (copy_file_range); what open() streamed to a file costs over this is Cairn's.`,
       },
       {
-        label: `the least a copy through user space costs: one reused 1 MiB buffer, synchronous reads and writes`,
+        label: `a plain copy through one reused 1 MiB buffer, synchronous reads and writes`,
         value: median(figures.bufferCopy),
         unit: "s",
         baseline: cp,
         limit: null,
-        note: `Information: readSync into one 1 MiB buffer and writeSync out of it, in a loop, in a process of its own, timed like open(), ${spread(figures.bufferCopy)}; median of the per-run ratios ${paired(figures.bufferCopy)}x. No stream, no fresh memory, nothing but the two copies every reader of bytes makes (page cache to the process, and back): any \`open()\`, whatever it does, costs at least this. Where it is over 1.3x cp, the open() bound is below what a stream of bytes can cost on this machine.`,
+        note: `Information: readSync into one 1 MiB buffer and writeSync out of it, in a loop, in a process of its own, timed like open(), ${spread(figures.bufferCopy)}; median of the per-run ratios ${paired(figures.bufferCopy)}x. No stream and no fresh memory, but reads and writes take turns where streams overlap them on libuv's threads: not a floor for open(). It and Node's stream copy both make the two copies every reader of bytes makes (page cache into the process, and back), where cp makes one inside the kernel (copy_file_range).`,
       },
       {
         label: `checkout() of the same file stored whole (not chunked)`,
