@@ -60,11 +60,11 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   }
   // Listed after the objects, so it holds the heartbeat of every writer whose upload was listed
   // (a writer makes its heartbeat durable first): the second look below uses it too.
-  const withoutRecord: { id: string | null; modified: number }[] = [];
+  const withoutRecord: { id: string; modified: number }[] = [];
   for await (const info of storage.list(HEARTBEATS_PREFIX)) {
     const id = heartbeatIdOfKey(info.key);
     if (id !== null && live.has(id)) continue;
-    withoutRecord.push({ id, modified: info.modified.getTime() });
+    if (id !== null) withoutRecord.push({ id, modified: info.modified.getTime() });
     // A young heartbeat with no record is a writer publishing its first record: what protects
     // its uploads (below) must not be deleted under it, whatever the grace period.
     if (now - info.modified.getTime() < Math.max(grace, STARTING_WRITER_MS)) report.keptYoung += 1;
@@ -78,7 +78,7 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   // by a heartbeat with no record yet. Taken before the listing (as it once was), it missed a
   // writer that started in between, and deleted its first checkpoint's files.
   const { experiments } = await addReferences(storage, referenced, live);
-  const keepAfter = keepUploadsAfter(experiments, withoutRecord.filter(({ id }) => id !== null && !live.has(id)), grace);
+  const keepAfter = keepUploadsAfter(experiments, withoutRecord.filter(({ id }) => !live.has(id)), grace);
   candidates = candidates.filter(({ key, modified }) => {
     const name = objectHashOfKey(key) ?? heartbeatIdOfKey(key);
     if (name !== null && (referenced.has(name) || live.has(name))) return false;

@@ -97,8 +97,8 @@ export interface OpenFileOptions {
    * large buffer, writes them with writev). By default each read is joined into one buffer (a
    * pack, about 6 MiB), handed on in views of READ_PIECE_BYTES, so that a reader writing each
    * piece it gets makes few writes of a good size (a body S3 delivers in one buffer is not
-   * copied); the join copies every byte (measured: 0.6 s of CPU and a third of the garbage collection of a
-   * 1 GiB checkout from radosgw, which skips it).
+   * copied); the join copies every byte (measured: 0.6 s of CPU and a third of the garbage
+   * collection of a 1 GiB checkout from radosgw, which skips it).
    */
   joinPieces?: boolean;
   /**

@@ -29,14 +29,13 @@ function nullableString(value: unknown, what: string): string | null {
 }
 
 function count(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) fail(`${what} is not a non-negative integer`);
+  if (!isCount(value)) fail(`${what} is not a non-negative integer`);
   return value;
 }
 
 function date(value: unknown, what: string): string {
-  const text = string(value, what);
-  if (Number.isNaN(Date.parse(text))) fail(`${what} is not a date`);
-  return text;
+  if (!isDate(string(value, what))) fail(`${what} is not a date`);
+  return value as string;
 }
 
 function treeRef(value: unknown, what: string): TreeRef | null {
@@ -98,7 +97,6 @@ function dependenciesOf(value: unknown): ExperimentRecord["dependencies"] {
 // Fields in range, so that every match is a valid date (new Date(x).toISOString() never throws).
 const ISO_UTC = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?Z$/;
 const HEX_ID = /^[0-9a-f]{32}$/;
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * The common case, checked without building any message: a record has thousands of checkpoints
@@ -126,7 +124,7 @@ function isWellFormedCheckpoint(raw: unknown): boolean {
   if (typeof raw !== "object" || raw === null) return false;
   const c = raw as Record<string, unknown>;
   if (typeof c.id !== "string" || !HEX_ID.test(c.id)) return false;
-  if (typeof c.step !== "number" || !Number.isSafeInteger(c.step) || c.step < 0) return false;
+  if (!isCount(c.step)) return false;
   // The pattern alone would let "2026-13-45T99:99:99Z" through, which no Date can hold.
   if (typeof c.created !== "string" || !ISO_UTC.test(c.created) || Number.isNaN(Date.parse(c.created))) return false;
   const metrics = c.metrics;
@@ -135,13 +133,7 @@ function isWellFormedCheckpoint(raw: unknown): boolean {
   const primary = c.primaryMetric as { name?: unknown; goal?: unknown } | null | undefined;
   if (primary != null && (typeof primary !== "object" || typeof primary.name !== "string" || (primary.goal !== "minimize" && primary.goal !== "maximize"))) return false;
   if (c.path != null && typeof c.path !== "string") return false;
-  const tree = c.tree as { sha256?: unknown; files?: unknown; bytes?: unknown } | null | undefined;
-  if (tree != null) {
-    if (typeof tree !== "object" || typeof tree.sha256 !== "string" || !HEX_SHA256.test(tree.sha256)) return false;
-    if (typeof tree.files !== "number" || !Number.isSafeInteger(tree.files) || tree.files < 0) return false;
-    if (typeof tree.bytes !== "number" || !Number.isSafeInteger(tree.bytes) || tree.bytes < 0) return false;
-  }
-  return true;
+  return c.tree == null || isTree(c.tree);
 }
 
 function checkpoint(value: unknown, index: number): CheckpointRecord {
@@ -346,7 +338,12 @@ function canonicalCheckpoint(value: unknown): boolean {
 }
 
 function canonicalTree(value: unknown): boolean {
-  return isPlainObject(value) && hasKeys(value, TREE_KEYS) && isSha256(value.sha256) && isCount(value.files) && isCount(value.bytes);
+  return isTree(value) && hasKeys(value, TREE_KEYS);
+}
+
+/** A tree reference's fields, whatever their order: what treeRef accepts. */
+function isTree(value: unknown): value is Record<string, unknown> {
+  return isPlainObject(value) && isSha256(value.sha256) && isCount(value.files) && isCount(value.bytes);
 }
 
 function canonicalPrimary(value: unknown): boolean {

@@ -33,6 +33,22 @@ describe("cairn ls table", () => {
     expect(await cairn(dir, ["ls"])).toMatchObject({ stdout: expect.stringMatching(/loss=inf\n/) });
   });
 
+  it("starts every cell where its header starts, with no trailing spaces, in both layouts", async () => {
+    for (const extra of [[], ["--all"]]) {
+      const [header, ...rows] = (await cairn(dir, ["ls", ...extra])).stdout.trimEnd().split("\n");
+      // Headers are words joined by single spaces ("BEST CHECKPOINT"), columns by two or more.
+      const starts = [...header!.matchAll(/\S+(?: \S+)*/g)].map((match) => match.index!);
+      expect(starts.length).toBeGreaterThan(5);
+      for (const line of [header!, ...rows]) {
+        expect(line, line).toBe(line.trimEnd());
+        for (const start of starts.slice(1)) {
+          expect(line.slice(start - 2, start), `${line} @${start}`).toBe("  ");
+          expect(line[start], `${line} @${start}`).toMatch(/\S/);
+        }
+      }
+    }
+  });
+
   it("-q lists the same IDs, in the same order, as --json", async () => {
     const ids = (await cairn(dir, ["ls", "-q"])).stdout.trim().split("\n");
     const listed = parseJson<{ id: string }[]>(await cairn(dir, ["ls", "--json"]));
